@@ -1,0 +1,14 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//
+// Build the BPF side: compile src/bpf/main.bpf.c into the skeleton that
+// src/bpf_skel.rs includes, and turn src/bpf/intf.h into the Rust types that
+// src/bpf_intf.rs includes. intf.h is the only definition of anything shared.
+
+fn main() {
+    scx_cargo::BpfBuilder::new()
+        .expect("BPF build environment (is clang >= 18 installed? set BPF_CLANG)")
+        .enable_intf("src/bpf/intf.h", "bpf_intf.rs")
+        .enable_skel("src/bpf/main.bpf.c", "bpf")
+        .build()
+        .expect("building the BPF scheduler");
+}

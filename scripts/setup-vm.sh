@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Fetch and cache everything the VM tests need: build tools, qemu, virtme-ng,
+# virtiofsd, and a Debian kernel built with CONFIG_SCHED_CLASS_EXT.
+#
+# Idempotent: every step checks whether its result is already there, so a
+# second run does nothing and works offline once the cache is filled.
+# The kernel packages are unpacked into the cache, never installed, because
+# installing them would pull systemd and dracut into the host.
+set -euo pipefail
+
+CACHE=${SCX_GAMER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/scx_gamer}
+KDIR=$CACHE/kernel
+mkdir -p "$CACHE"
+
+log() { printf '[setup-vm] %s\n' "$*" >&2; }
+need_root() {
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "setup-vm: installing packages needs root; rerun with sudo" >&2
+		exit 1
+	fi
+}
+
+# The Debian mirror this machine already uses, read from its own sources so
+# that no mirror host is written down here.
+debian_mirror() {
+	local uri=""
+	if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+		uri=$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
+	fi
+	if [ -z "$uri" ] && [ -f /etc/apt/sources.list ]; then
+		uri=$(awk '$1=="deb" && $0 !~ /security/ {for (i=2;i<=NF;i++) if ($i ~ /^[a-z]+:\/\//) {print $i; exit}}' /etc/apt/sources.list)
+	fi
+	[ -n "$uri" ] || { echo "setup-vm: no Debian mirror found in /etc/apt sources" >&2; exit 1; }
+	echo "$uri"
+}
+
+HOST_PKGS=(clang-19 llvm-19 libelf-dev zlib1g-dev pkg-config make kmod
+	stress-ng rt-tests busybox-static libcap-ng-dev libseccomp-dev python3-venv
+	tmux)
+
+install_host_packages() {
+	local missing=()
+	for p in "${HOST_PKGS[@]}" qemu-system-x86; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+	done
+	if [ ${#missing[@]} -eq 0 ]; then
+		# qemu must come from backports: bookworm's own is too old for vng.
+		return
+	fi
+	need_root
+	local mirror
+	mirror=$(debian_mirror)
+	local bpo=/etc/apt/sources.list.d/scx-gamer-bookworm-backports.sources
+	if [ ! -f "$bpo" ]; then
+		log "adding bookworm-backports from $mirror"
+		cat >"$bpo" <<SRC
+Types: deb
+URIs: $mirror
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+	fi
+	log "installing: ${missing[*]}"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends \
+		"${HOST_PKGS[@]}"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends \
+		-t bookworm-backports qemu-system-x86
+}
+
+# A private apt state for trixie-backports: the host's apt never sees it, and
+# we only ever download from it.
+fetch_kernel() {
+	if [ -f "$KDIR/ready" ]; then
+		return
+	fi
+	local mirror apt_dir
+	mirror=$(debian_mirror)
+	apt_dir=$CACHE/apt
+	mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial" "$apt_dir/debs"
+	cat >"$apt_dir/sources.list" <<SRC
+deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie-backports main
+SRC
+	local aptopt=(-o "Dir::Etc::SourceList=$apt_dir/sources.list"
+		-o "Dir::Etc::SourceParts=/dev/null"
+		-o "Dir::State::Lists=$apt_dir/lists"
+		-o "Dir::Cache::archives=$apt_dir/archives"
+		-o "Dir::Cache::pkgcache=" -o "Dir::Cache::srcpkgcache="
+		-o "APT::Architecture=amd64" -o "Debug::NoLocking=1"
+		-o "APT::Sandbox::User=root")
+	log "reading trixie-backports index"
+	apt-get "${aptopt[@]}" update -qq
+	# The newest plain amd64 flavour (not cloud, not rt) in trixie-backports.
+	local ver
+	ver=$(apt-cache "${aptopt[@]}" search --names-only '^linux-binary-[0-9].*-amd64$' |
+		awk '{print $1}' | grep -v -e '-cloud-' -e '-rt-' | sed 's/^linux-binary-//' |
+		sort -V | tail -1)
+	[ -n "$ver" ] || { echo "setup-vm: no amd64 kernel in trixie-backports" >&2; exit 1; }
+	log "kernel $ver"
+	local pkgs=("linux-binary-$ver" "linux-modules-$ver" "linux-base-$ver")
+	rm -f "$apt_dir"/debs/*.deb
+	(cd "$apt_dir/debs" && apt-get "${aptopt[@]}" download "${pkgs[@]}")
+	rm -rf "$KDIR.tmp"
+	mkdir -p "$KDIR.tmp"
+	for deb in "$apt_dir"/debs/*.deb; do
+		dpkg-deb -x "$deb" "$KDIR.tmp"
+	done
+	local kver
+	kver=$(ls "$KDIR.tmp/lib/modules" 2>/dev/null || ls "$KDIR.tmp/usr/lib/modules")
+	if [ -d "$KDIR.tmp/usr/lib/modules" ] && [ ! -d "$KDIR.tmp/lib/modules" ]; then
+		mkdir -p "$KDIR.tmp/lib"
+		ln -s ../usr/lib/modules "$KDIR.tmp/lib/modules"
+	fi
+	depmod -b "$KDIR.tmp" "$kver"
+	echo "$kver" >"$KDIR.tmp/version"
+	rm -rf "$KDIR"
+	mv "$KDIR.tmp" "$KDIR"
+	touch "$KDIR/ready"
+}
+
+install_vng() {
+	if [ -x "$CACHE/venv/bin/vng" ]; then
+		return
+	fi
+	log "installing virtme-ng from PyPI"
+	python3 -m venv "$CACHE/venv"
+	"$CACHE/venv/bin/pip" install -q virtme-ng
+}
+
+install_virtiofsd() {
+	if [ -x "$CACHE/bin/virtiofsd" ]; then
+		return
+	fi
+	log "building virtiofsd (bookworm's glibc is too old for Debian's binary)"
+	cargo install -q --locked --root "$CACHE" virtiofsd
+}
+
+install_host_packages
+fetch_kernel
+install_vng
+install_virtiofsd
+log "ready: kernel $(cat "$KDIR/version") in $KDIR"

@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * scx_gamer: a virtual-deadline scheduler for desktops that play games.
+ *
+ * The model
+ * ---------
+ * Every task carries a vruntime: the CPU time it has used, scaled by the
+ * inverse of its weight (nice level), so a nice-0 task at 10 ms of CPU and a
+ * higher-weight task at 10 ms end up at different places. When a task becomes
+ * runnable it is queued on one shared queue ordered by a virtual deadline:
+ *
+ *     deadline = vruntime + runtime since its last wakeup (weighted)
+ *
+ * The second term is what makes the scheduler responsive. A thread that wakes,
+ * works briefly and sleeps again (input handling, audio, a frame hand-off)
+ * carries almost nothing in it and sorts ahead of a thread that has been
+ * burning the CPU since it last slept (a compiler, a CPU hog), even when their
+ * vruntimes are equal.
+ *
+ * Fairness and the starvation bound
+ * ---------------------------------
+ * vtime_now follows the largest vruntime seen starting on a CPU. A task that
+ * slept for a long time is pulled up to vtime_now - slice_lag when it wakes,
+ * so it gets at most slice_lag of head start over everyone else and can never
+ * hold the CPUs for the whole of its sleep. Because every queued deadline is
+ * fixed while vtime_now keeps moving, every runnable task reaches the head of
+ * the queue in bounded time: the sched_ext watchdog never has reason to fire.
+ *
+ * Picking a CPU
+ * -------------
+ * On wakeup, select_cpu asks the kernel's idle tracking for an idle CPU,
+ * preferring the task's previous CPU (its cache is still warm there), then a
+ * whole idle core, then an idle CPU that shares the previous CPU's last-level
+ * cache. If one is idle the task goes straight onto it and never touches the
+ * shared queue. Otherwise it is queued, and whichever CPU frees up first takes
+ * the earliest deadline.
+ *
+ * Rules no path may break
+ * -----------------------
+ * A task is only ever put on a CPU's local queue when it may run there: the
+ * CPU is in p->cpus_ptr, and a migration-disabled task only ever goes to the
+ * CPU it is on. Per-CPU kernel threads (ksoftirqd, bound kworkers) go to their
+ * own CPU's local queue at once, because nothing else can run them.
+ *
+ * Layout
+ * ------
+ * intf.h holds what userspace shares (the stat indices). This file is ordered
+ * as the kernel calls it: helpers, select_cpu, enqueue, dispatch, the running
+ * and stopping accounting, task lifecycle, init/exit, and the ops table last.
+ */
+#include <scx/common.bpf.h>
+#include "intf.h"
+
+char _license[] SEC("license") = "GPL";
+
+UEI_DEFINE(uei);
+
+/*
+ * Tunables. Userspace writes them once before load, from CLI flags that carry
+ * their units (src/cli.rs validates the ranges).
+ */
+
+/* How long a task may run before the CPU is offered to the queue again. */
+const volatile u64 slice_ns = 5ULL * 1000 * 1000;
+
+/*
+ * How far behind vtime_now a waking task's vruntime may be. It bounds the
+ * head start a long sleeper gets, and so how long it can delay the others.
+ */
+const volatile u64 slice_lag_ns = 20ULL * 1000 * 1000;
+
+/* The largest vruntime seen starting on any CPU: "now" in virtual time. */
+static u64 vtime_now;
+
+struct task_ctx {
+	/* Weighted CPU time used so far; the task's place in virtual time. */
+	u64 vruntime;
+	/* Weighted CPU time used since the task last woke up. */
+	u64 awake_vtime;
+	/* When the task last started running, or 0 while it is not running. */
+	u64 exec_start;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_ctx);
+} task_ctx_stor SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(key_size, sizeof(u32));
+	__uint(value_size, sizeof(u64));
+	__uint(max_entries, NR_GSTATS);
+} stats SEC(".maps");
+
+static void stat_inc(enum gamer_stat idx)
+{
+	u32 key = idx;
+	u64 *cnt = bpf_map_lookup_elem(&stats, &key);
+
+	if (cnt)
+		(*cnt)++;
+}
+
+static struct task_ctx *task_ctx(const struct task_struct *p)
+{
+	return bpf_task_storage_get(&task_ctx_stor, (struct task_struct *)p, 0, 0);
+}
+
+/* A kernel thread bound to one CPU: nothing but that CPU can ever run it. */
+static bool is_pcpu_kthread(const struct task_struct *p)
+{
+	return (p->flags & PF_KTHREAD) && p->nr_cpus_allowed == 1;
+}
+
+/*
+ * Whether @p may be put on @cpu's local queue: the CPU is one it is allowed
+ * on, and a migration-disabled task stays on the CPU it is already on.
+ */
+static bool can_run_on(const struct task_struct *p, s32 cpu)
+{
+	if (!bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+		return false;
+	if (is_migration_disabled(p))
+		return cpu == scx_bpf_task_cpu(p);
+	return true;
+}
+
+/*
+ * The virtual deadline @p is queued with. A task that slept is first pulled
+ * up to within slice_lag_ns of vtime_now, which is the starvation bound.
+ */
+static u64 task_deadline(struct task_struct *p, struct task_ctx *tctx)
+{
+	u64 vtime_min = vtime_now > slice_lag_ns ? vtime_now - slice_lag_ns : 0;
+
+	if (time_before(tctx->vruntime, vtime_min))
+		tctx->vruntime = vtime_min;
+
+	return tctx->vruntime + tctx->awake_vtime;
+}
+
+s32 BPF_STRUCT_OPS(gamer_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
+{
+	bool is_idle = false;
+	s32 cpu;
+
+	/*
+	 * The kernel's pick is prev_cpu if it is idle, else an idle core or CPU
+	 * nearest to it (same LLC, then same node), always within p->cpus_ptr.
+	 */
+	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
+	if (is_idle && can_run_on(p, cpu)) {
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, 0);
+		stat_inc(GSTAT_DIRECT_IDLE);
+	}
+
+	return cpu;
+}
+
+/*
+ * Put @p on an idle CPU it may run on, if there is one. The wakeup path did
+ * not run select_cpu for it (a task that cannot migrate, or an enqueue that
+ * is not a wakeup), so nobody has looked yet.
+ */
+static bool enqueue_on_idle_cpu(struct task_struct *p, u64 enq_flags)
+{
+	s32 cpu;
+
+	if (is_migration_disabled(p) || p->nr_cpus_allowed == 1) {
+		cpu = scx_bpf_task_cpu(p);
+		if (!scx_bpf_test_and_clear_cpu_idle(cpu))
+			return false;
+	} else {
+		cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+		if (cpu < 0)
+			return false;
+	}
+
+	if (!can_run_on(p, cpu))
+		return false;
+
+	scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, slice_ns, enq_flags);
+	scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+	stat_inc(GSTAT_ENQ_IDLE);
+	return true;
+}
+
+void BPF_STRUCT_OPS(gamer_enqueue, struct task_struct *p, u64 enq_flags)
+{
+	struct task_ctx *tctx;
+	s32 cpu;
+
+	if (is_pcpu_kthread(p)) {
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, enq_flags);
+		stat_inc(GSTAT_KTHREAD_LOCAL);
+		return;
+	}
+
+	if (!__COMPAT_is_enq_cpu_selected(enq_flags) && enqueue_on_idle_cpu(p, enq_flags))
+		return;
+
+	tctx = task_ctx(p);
+	if (!tctx) {
+		scx_bpf_error("%s[%d] has no task context", p->comm, p->pid);
+		return;
+	}
+
+	scx_bpf_dsq_insert_vtime(p, SHARED_DSQ, slice_ns, task_deadline(p, tctx), enq_flags);
+	stat_inc(GSTAT_SHARED);
+
+	/*
+	 * A CPU may have gone idle since select_cpu looked. Wake one that may
+	 * run @p so the queue does not wait for the next tick.
+	 */
+	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+	if (cpu >= 0)
+		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+}
+
+void BPF_STRUCT_OPS(gamer_dispatch, s32 cpu, struct task_struct *prev)
+{
+	if (scx_bpf_dsq_move_to_local(SHARED_DSQ, 0))
+		return;
+
+	/* Nobody is waiting: let the task that was running keep going. */
+	if (prev && (prev->scx.flags & SCX_TASK_QUEUED)) {
+		prev->scx.slice = slice_ns;
+		stat_inc(GSTAT_KEEP_RUNNING);
+	}
+}
+
+void BPF_STRUCT_OPS(gamer_runnable, struct task_struct *p, u64 enq_flags)
+{
+	struct task_ctx *tctx = task_ctx(p);
+
+	/* A fresh wakeup: the run since the last one no longer counts. */
+	if (tctx)
+		tctx->awake_vtime = 0;
+}
+
+void BPF_STRUCT_OPS(gamer_running, struct task_struct *p)
+{
+	struct task_ctx *tctx = task_ctx(p);
+
+	if (!tctx)
+		return;
+
+	tctx->exec_start = scx_bpf_now();
+	if (time_before(vtime_now, tctx->vruntime))
+		vtime_now = tctx->vruntime;
+}
+
+void BPF_STRUCT_OPS(gamer_stopping, struct task_struct *p, bool runnable)
+{
+	struct task_ctx *tctx = task_ctx(p);
+	u64 now, delta;
+
+	if (!tctx || !tctx->exec_start)
+		return;
+
+	now = scx_bpf_now();
+	delta = scale_by_task_weight_inverse(p, now - tctx->exec_start);
+	tctx->exec_start = 0;
+
+	tctx->vruntime += delta;
+	/*
+	 * Cap the awake term at the lag bound: past that a task is plainly a
+	 * CPU hog, and a larger penalty would only delay it further for no
+	 * gain in ordering.
+	 */
+	tctx->awake_vtime += delta;
+	if (tctx->awake_vtime > slice_lag_ns)
+		tctx->awake_vtime = slice_lag_ns;
+}
+
+/*
+ * A CPU was taken by a higher-priority class (RT, deadline, stop). Tasks that
+ * were waiting on its local queue would wait behind it; send them back
+ * through enqueue so another CPU can take them.
+ */
+void BPF_STRUCT_OPS(gamer_cpu_release, s32 cpu, struct scx_cpu_release_args *args)
+{
+	scx_bpf_reenqueue_local();
+	stat_inc(GSTAT_CPU_RELEASE);
+}
+
+void BPF_STRUCT_OPS(gamer_enable, struct task_struct *p)
+{
+	struct task_ctx *tctx = task_ctx(p);
+
+	/* A task joining the scheduler starts level with everyone else. */
+	if (tctx)
+		tctx->vruntime = vtime_now;
+}
+
+s32 BPF_STRUCT_OPS(gamer_init_task, struct task_struct *p, struct scx_init_task_args *args)
+{
+	if (!bpf_task_storage_get(&task_ctx_stor, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE))
+		return -ENOMEM;
+	return 0;
+}
+
+s32 BPF_STRUCT_OPS_SLEEPABLE(gamer_init)
+{
+	return scx_bpf_create_dsq(SHARED_DSQ, -1);
+}
+
+void BPF_STRUCT_OPS(gamer_exit, struct scx_exit_info *ei)
+{
+	UEI_RECORD(uei, ei);
+}
+
+SCX_OPS_DEFINE(gamer_ops,
+	       .select_cpu	= (void *)gamer_select_cpu,
+	       .enqueue		= (void *)gamer_enqueue,
+	       .dispatch	= (void *)gamer_dispatch,
+	       .runnable	= (void *)gamer_runnable,
+	       .running		= (void *)gamer_running,
+	       .stopping	= (void *)gamer_stopping,
+	       .cpu_release	= (void *)gamer_cpu_release,
+	       .enable		= (void *)gamer_enable,
+	       .init_task	= (void *)gamer_init_task,
+	       .init		= (void *)gamer_init,
+	       .exit		= (void *)gamer_exit,
+	       .name		= "scx_gamer");

@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//
+// Checks that run before anything is loaded. Each failure names the cause
+// and what to do about it, and none of them changes anything on the system.
+
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// Where the kernel publishes sched_ext's state.
+pub const SCHED_EXT_SYSFS: &str = "/sys/kernel/sched_ext";
+
+const CAP_SYS_ADMIN: u32 = 21;
+const CAP_BPF: u32 = 39;
+
+/// Why scx_gamer will not start on this system.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The running kernel was built without CONFIG_SCHED_CLASS_EXT.
+    NoSchedExt { kernel: String },
+    /// The process lacks a capability it needs to load and attach.
+    MissingCaps { missing: Vec<&'static str> },
+    /// Another sched_ext scheduler holds the system.
+    AlreadyAttached { ops: String, state: String },
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::NoSchedExt { kernel } => write!(
+                f,
+                "the running kernel ({kernel}) has no sched_ext: it was built without \
+                 CONFIG_SCHED_CLASS_EXT=y ({SCHED_EXT_SYSFS} does not exist). Boot a kernel \
+                 with sched_ext (6.12 or later, built with CONFIG_SCHED_CLASS_EXT=y), or run `scripts/run.sh` from \
+                 the scx_gamer source tree, which offers to start it in a VM"
+            ),
+            Refusal::MissingCaps { missing } => write!(
+                f,
+                "scx_gamer must run as root: it needs {} to load and attach a BPF \
+                 scheduler (try: sudo scx_gamer)",
+                missing.join(" and ")
+            ),
+            Refusal::AlreadyAttached { ops, state } => write!(
+                f,
+                "another sched_ext scheduler is attached: '{ops}' (sched_ext state: {state}). \
+                 Stop it first (for example `systemctl stop scx_loader` or the service that \
+                 started it), then start scx_gamer"
+            ),
+        }
+    }
+}
+
+/// Everything the checks read, gathered so the decision is a pure function.
+#[derive(Debug)]
+pub struct SystemView {
+    pub sched_ext_dir: PathBuf,
+    pub kernel_release: String,
+    /// The effective capability set, as in the CapEff line of
+    /// /proc/self/status.
+    pub cap_eff: u64,
+}
+
+impl SystemView {
+    /// Read this machine's view.
+    pub fn current() -> Self {
+        let kernel_release = nix::sys::utsname::uname()
+            .map(|u| u.release().to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "unknown".into());
+        let cap_eff = fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| parse_cap_eff(&s))
+            .unwrap_or(0);
+        SystemView {
+            sched_ext_dir: PathBuf::from(SCHED_EXT_SYSFS),
+            kernel_release,
+            cap_eff,
+        }
+    }
+}
+
+/// The CapEff bitmask from the text of /proc/<pid>/status.
+pub fn parse_cap_eff(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+}
+
+/// The sched_ext state (`disabled`, `enabling`, `enabled`, `disabling`) and
+/// the name of the attached scheduler, if any.
+pub fn read_state(sched_ext_dir: &Path) -> Option<(String, Option<String>)> {
+    let state = fs::read_to_string(sched_ext_dir.join("state")).ok()?;
+    let ops = fs::read_to_string(sched_ext_dir.join("root/ops"))
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
+    Some((state.trim().to_string(), ops))
+}
+
+/// Decide whether scx_gamer may start. The order matters: a kernel without
+/// sched_ext is the more fundamental problem, so it is reported first even
+/// to an unprivileged user.
+pub fn check(view: &SystemView) -> Result<(), Refusal> {
+    if !view.sched_ext_dir.is_dir() {
+        return Err(Refusal::NoSchedExt {
+            kernel: view.kernel_release.clone(),
+        });
+    }
+
+    let mut missing = Vec::new();
+    for (bit, name) in [(CAP_SYS_ADMIN, "CAP_SYS_ADMIN"), (CAP_BPF, "CAP_BPF")] {
+        if view.cap_eff & (1u64 << bit) == 0 {
+            missing.push(name);
+        }
+    }
+    if !missing.is_empty() {
+        return Err(Refusal::MissingCaps { missing });
+    }
+
+    match read_state(&view.sched_ext_dir) {
+        Some((state, _)) if state == "disabled" => Ok(()),
+        Some((state, ops)) => Err(Refusal::AlreadyAttached {
+            ops: ops.unwrap_or_else(|| "unknown".into()),
+            state,
+        }),
+        // The directory exists but cannot be read: let the load itself
+        // report what is wrong rather than guess here.
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROOT_CAPS: u64 = 0x000001ff_ffffffff;
+
+    fn sysfs(state: Option<&str>, ops: Option<&str>) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        if let Some(state) = state {
+            fs::write(dir.path().join("state"), format!("{state}\n")).unwrap();
+        }
+        if let Some(ops) = ops {
+            fs::create_dir(dir.path().join("root")).unwrap();
+            fs::write(dir.path().join("root/ops"), format!("{ops}\n")).unwrap();
+        }
+        dir
+    }
+
+    fn view(dir: &Path, cap_eff: u64) -> SystemView {
+        SystemView {
+            sched_ext_dir: dir.to_path_buf(),
+            kernel_release: "6.1.0-test".into(),
+            cap_eff,
+        }
+    }
+
+    #[test]
+    fn parses_cap_eff_from_status() {
+        let status = "Name:\tscx_gamer\nCapInh:\t0000000000000000\n\
+                      CapPrm:\t000001ffffffffff\nCapEff:\t000001ffffffffff\n";
+        assert_eq!(parse_cap_eff(status), Some(ROOT_CAPS));
+        assert_eq!(parse_cap_eff("Name:\tx\n"), None);
+    }
+
+    #[test]
+    fn no_sched_ext_names_the_config_and_kernel() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = check(&view(&dir.path().join("absent"), ROOT_CAPS)).unwrap_err();
+        assert_eq!(
+            err,
+            Refusal::NoSchedExt {
+                kernel: "6.1.0-test".into()
+            }
+        );
+        let msg = err.to_string();
+        assert!(msg.contains("CONFIG_SCHED_CLASS_EXT"), "{msg}");
+        assert!(msg.contains("6.1.0-test"), "{msg}");
+    }
+
+    #[test]
+    fn no_sched_ext_wins_over_missing_caps() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = check(&view(&dir.path().join("absent"), 0)).unwrap_err();
+        assert!(matches!(err, Refusal::NoSchedExt { .. }));
+    }
+
+    #[test]
+    fn unprivileged_is_refused_with_the_missing_caps() {
+        let dir = sysfs(Some("disabled"), None);
+        let err = check(&view(dir.path(), 0)).unwrap_err();
+        assert_eq!(
+            err,
+            Refusal::MissingCaps {
+                missing: vec!["CAP_SYS_ADMIN", "CAP_BPF"]
+            }
+        );
+        let only_admin = 1u64 << CAP_SYS_ADMIN;
+        assert_eq!(
+            check(&view(dir.path(), only_admin)).unwrap_err(),
+            Refusal::MissingCaps {
+                missing: vec!["CAP_BPF"]
+            }
+        );
+    }
+
+    #[test]
+    fn another_scheduler_is_named() {
+        let dir = sysfs(Some("enabled"), Some("bpfland_1.1.4_x86_64"));
+        let err = check(&view(dir.path(), ROOT_CAPS)).unwrap_err();
+        assert_eq!(
+            err,
+            Refusal::AlreadyAttached {
+                ops: "bpfland_1.1.4_x86_64".into(),
+                state: "enabled".into()
+            }
+        );
+        assert!(err.to_string().contains("bpfland_1.1.4_x86_64"));
+    }
+
+    #[test]
+    fn a_scheduler_still_detaching_also_refuses() {
+        let dir = sysfs(Some("disabling"), None);
+        let err = check(&view(dir.path(), ROOT_CAPS)).unwrap_err();
+        assert!(matches!(err, Refusal::AlreadyAttached { ref state, .. } if state == "disabling"));
+    }
+
+    #[test]
+    fn free_system_with_root_passes() {
+        let dir = sysfs(Some("disabled"), None);
+        assert_eq!(check(&view(dir.path(), ROOT_CAPS)), Ok(()));
+    }
+}
