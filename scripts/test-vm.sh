@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Run the VM tests: each tests/vm/<name>.sh in its own freshly booted
+# sched_ext VM, so one test's leftovers cannot make another pass or fail.
+#
+#   scripts/test-vm.sh            all of them
+#   scripts/test-vm.sh load       only tests/vm/load.sh
+#
+# Each test's output, the guest's kernel log and the VM console are kept
+# under target/vm/<name>/.
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+src=$(cd "$here/.." && pwd)
+
+if [ $# -gt 0 ]; then
+	tests=("$@")
+else
+	tests=()
+	for f in "$src"/tests/vm/*.sh; do
+		name=$(basename "$f" .sh)
+		[ "$name" = lib ] || tests+=("$name")
+	done
+fi
+
+passed=0 failed=0 failures=()
+for t in "${tests[@]}"; do
+	script=$src/tests/vm/$t.sh
+	if [ ! -f "$script" ]; then
+		echo "test-vm: no such test: $t" >&2
+		exit 2
+	fi
+	out=$src/target/vm/$t
+	rm -rf "$out"
+	echo "=== vm test: $t"
+	start=$(date +%s)
+	if "$here/vm-run.sh" --out "$out" -- bash "$script"; then
+		passed=$((passed + 1))
+		echo "=== $t: ok ($(($(date +%s) - start)) s)"
+	else
+		failed=$((failed + 1))
+		failures+=("$t")
+		echo "=== $t: FAILED ($(($(date +%s) - start)) s); logs in $out"
+	fi
+done
+
+[ "$failed" -eq 0 ] || echo "failed: ${failures[*]}"
+echo "vm tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,79 @@
+# Helpers for the VM tests. Each test is a bash script that runs as root
+# inside the guest (see scripts/vm-run.sh), with /tmp as a fresh tmpfs, and
+# exits non-zero with a FAIL line when what it checks does not hold.
+set -euo pipefail
+
+SCX_GAMER=${SCX_GAMER:-$SCX_GAMER_SRC/target/release/scx_gamer}
+SCHED_EXT=/sys/kernel/sched_ext
+
+fail() {
+	echo "FAIL: $*"
+	exit 1
+}
+
+note() { echo "--- $*"; }
+
+sched_state() { cat "$SCHED_EXT/state"; }
+sched_ops() { cat "$SCHED_EXT/root/ops" 2>/dev/null || true; }
+
+# Wait until scx_gamer (pid $1) is the attached scheduler. Under TCG the
+# verifier alone can take a minute, hence the generous bound.
+wait_attached() {
+	local pid=$1 i
+	for i in $(seq 1 240); do
+		if [ "$(sched_state)" = enabled ]; then
+			case "$(sched_ops)" in scx_gamer*) return 0 ;; esac
+		fi
+		kill -0 "$pid" 2>/dev/null || fail "scx_gamer (pid $pid) exited before attaching"
+		sleep 0.5
+	done
+	fail "scx_gamer not attached after 120 s (state=$(sched_state) ops=$(sched_ops))"
+}
+
+assert_attached() {
+	[ "$(sched_state)" = enabled ] || fail "sched_ext state is $(sched_state), expected enabled ($*)"
+	case "$(sched_ops)" in
+	scx_gamer*) ;;
+	*) fail "root/ops is '$(sched_ops)', expected scx_gamer ($*)" ;;
+	esac
+}
+
+# Wait for the kernel's default scheduler to be back.
+wait_detached() {
+	local i
+	for i in $(seq 1 40); do
+		[ "$(sched_state)" = disabled ] && return 0
+		sleep 0.25
+	done
+	fail "sched_ext state still $(sched_state) 10 s after detach"
+}
+
+# The kernel log since the test began must hold no oops, warning, stall or
+# scheduler error. The test clears the log first with `dmesg -C`.
+assert_clean_kernel_log() {
+	local bad
+	bad=$(dmesg | grep -E 'BUG:|WARNING:|stall|sched_ext:.*(error|ERROR)|runnable task' || true)
+	if [ -n "$bad" ]; then
+		echo "$bad"
+		fail "the kernel log has errors (above)"
+	fi
+}
+
+# Start scx_gamer in the background with its log in $1; sets SCHED_PID.
+start_scheduler() {
+	local log=$1
+	shift
+	"$SCX_GAMER" "$@" >"$log" 2>&1 &
+	SCHED_PID=$!
+}
+
+# Stop scx_gamer with SIGINT and require exit code 0.
+stop_scheduler() {
+	local log=$1 rc=0
+	kill -INT "$SCHED_PID"
+	wait "$SCHED_PID" || rc=$?
+	if [ "$rc" -ne 0 ]; then
+		cat "$log"
+		fail "scx_gamer exited with $rc after SIGINT, expected 0"
+	fi
+}
