@@ -2,6 +2,9 @@
 # Fetch and cache everything the VM tests need: build tools, qemu, virtme-ng,
 # virtiofsd, and a Debian kernel built with CONFIG_SCHED_CLASS_EXT.
 #
+#   scripts/setup-vm.sh               everything
+#   scripts/setup-vm.sh --build-deps  only what building scx_gamer needs
+#
 # Idempotent: every step checks whether its result is already there, so a
 # second run does nothing and works offline once the cache is filled.
 # The kernel packages are unpacked into the cache, never installed, because
@@ -13,11 +16,16 @@ KDIR=$CACHE/kernel
 mkdir -p "$CACHE"
 
 log() { printf '[setup-vm] %s\n' "$*" >&2; }
+# apt needs root; from a user account, go through sudo for apt alone so the
+# cache stays in the user's home.
+SUDO=()
 need_root() {
-	if [ "$(id -u)" -ne 0 ]; then
-		echo "setup-vm: installing packages needs root; rerun with sudo" >&2
+	[ "$(id -u)" -eq 0 ] && return
+	if ! command -v sudo >/dev/null; then
+		echo "setup-vm: installing packages needs root; rerun as root" >&2
 		exit 1
 	fi
+	SUDO=(sudo)
 }
 
 # The Debian mirror this machine already uses, read from its own sources so
@@ -34,39 +42,81 @@ debian_mirror() {
 	echo "$uri"
 }
 
-HOST_PKGS=(clang-19 llvm-19 libelf-dev zlib1g-dev pkg-config make kmod
-	stress-ng rt-tests busybox-static libcap-ng-dev libseccomp-dev python3-venv
-	tmux)
+# Building scx_gamer: clang for the BPF side, libelf and zlib for libbpf.
+BUILD_PKGS=(clang-19 llvm-19 libelf-dev zlib1g-dev pkg-config make)
+# The VM and its tests: kmod for depmod, stress-ng for load, the libraries
+# virtiofsd builds against, python3-venv for virtme-ng, and `file`, which
+# virtme-ng uses to read the kernel version.
+VM_PKGS=(kmod stress-ng busybox-static libcap-ng-dev libseccomp-dev python3-venv
+	file util-linux procps)
+HOST_PKGS=("${BUILD_PKGS[@]}")
+
+# Rust comes from rustup, not Debian: bookworm's rustc is far older than the
+# 1.91 that the scx crates need.
+check_rust() {
+	local v
+	if ! v=$(cargo --version 2>/dev/null); then
+		echo "setup-vm: cargo not found. Install Rust 1.91 or later with rustup (https://rustup.rs), then rerun." >&2
+		exit 1
+	fi
+	v=$(echo "$v" | awk '{print $2}')
+	if [ "$(printf '%s\n1.91.0\n' "$v" | sort -V | head -1)" != 1.91.0 ]; then
+		echo "setup-vm: cargo $v is too old; scx_gamer needs Rust 1.91 or later (rustup update)" >&2
+		exit 1
+	fi
+	if command -v rustup >/dev/null; then
+		rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+		rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+	fi
+}
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
+# bookworm's own qemu (7.2) is too old for virtme-ng; backports has 10.
+qemu_ok() {
+	installed qemu-system-x86 || return 1
+	local v
+	v=$(dpkg-query -W -f='${Version}' qemu-system-x86)
+	v=${v#*:}
+	[ "${v%%.*}" -ge 8 ]
+}
 
 install_host_packages() {
-	local missing=()
-	for p in "${HOST_PKGS[@]}" qemu-system-x86; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+	local missing=() p
+	for p in "${HOST_PKGS[@]}"; do
+		installed "$p" || missing+=("$p")
 	done
-	if [ ${#missing[@]} -eq 0 ]; then
-		# qemu must come from backports: bookworm's own is too old for vng.
+	local need_qemu=0
+	if [ "$build_only" -eq 0 ] && ! qemu_ok; then need_qemu=1; fi
+	if [ ${#missing[@]} -eq 0 ] && [ "$need_qemu" -eq 0 ]; then
 		return
 	fi
 	need_root
-	local mirror
-	mirror=$(debian_mirror)
-	local bpo=/etc/apt/sources.list.d/scx-gamer-bookworm-backports.sources
-	if [ ! -f "$bpo" ]; then
-		log "adding bookworm-backports from $mirror"
-		cat >"$bpo" <<SRC
+	local apt_install=("${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive
+		apt-get install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends)
+	if [ "$need_qemu" -eq 1 ]; then
+		local mirror bpo=/etc/apt/sources.list.d/scx-gamer-bookworm-backports.sources
+		mirror=$(debian_mirror)
+		if [ ! -f "$bpo" ]; then
+			log "adding bookworm-backports from $mirror"
+			"${SUDO[@]}" tee "$bpo" >/dev/null <<SRC
 Types: deb
 URIs: $mirror
 Suites: bookworm-backports
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
+		fi
 	fi
-	log "installing: ${missing[*]}"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends \
-		"${HOST_PKGS[@]}"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends \
-		-t bookworm-backports qemu-system-x86
+	"${SUDO[@]}" apt-get update -qq
+	if [ ${#missing[@]} -gt 0 ]; then
+		log "installing: ${missing[*]}"
+		"${apt_install[@]}" "${missing[@]}"
+	fi
+	if [ "$need_qemu" -eq 1 ]; then
+		log "installing qemu-system-x86 from bookworm-backports"
+		"${apt_install[@]}" -t bookworm-backports qemu-system-x86
+	fi
 }
 
 # A private apt state for trixie-backports: the host's apt never sees it, and
@@ -136,7 +186,16 @@ install_virtiofsd() {
 	cargo install -q --locked --root "$CACHE" virtiofsd
 }
 
+build_only=0
+case "${1:-}" in
+--build-deps) build_only=1 ;;
+"") HOST_PKGS+=("${VM_PKGS[@]}") ;;
+*) echo "setup-vm: unknown option '$1'" >&2; exit 2 ;;
+esac
+
+check_rust
 install_host_packages
+[ "$build_only" -eq 0 ] || exit 0
 fetch_kernel
 install_vng
 install_virtiofsd

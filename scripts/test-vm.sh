@@ -44,5 +44,5 @@ for t in "${tests[@]}"; do
 done
 
 [ "$failed" -eq 0 ] || echo "failed: ${failures[*]}"
-echo "vm tests: $passed passed, $failed failed"
+echo "vm: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

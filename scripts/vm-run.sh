@@ -3,7 +3,9 @@
 # command's real exit code and output.
 #
 #   scripts/vm-run.sh [options] -- COMMAND...
-#   scripts/vm-run.sh --interactive        a shell in the VM
+#   scripts/vm-run.sh --interactive [-- COMMAND...]
+#                                          COMMAND (or a shell) on the VM's
+#                                          console, with Ctrl-C passed in
 #
 # The guest sees this machine's root read-only (with writable overlays from
 # virtme-ng), so binaries built here run there unchanged. vng itself does not
@@ -16,7 +18,7 @@
 #   --timeout SECS   give up on the whole VM after this long (default 900)
 #   --out DIR        keep the shared directory here (default: a new temp dir)
 #   --qemu-opts STR  extra qemu options (for example a virtio-gpu device)
-#   --interactive    start a shell in the VM instead of a command
+#   --interactive    run on the console (a shell if no command is given)
 #
 # Inside the guest: /boot carries the kernel's config (libbpf reads it),
 # /tmp is a fresh tmpfs and is the working directory, $SCX_GAMER_SRC is this
@@ -88,11 +90,19 @@ cp '$KDIR/usr/lib/modules/$kver/config' "/boot/config-\$(uname -r)"
 mount -t tmpfs tmpfs /tmp
 cd /tmp
 GUEST
-if [ "$interactive" -eq 1 ]; then
-	echo 'exec bash -i' >>"$out/guest.sh"
-	exec vng "${vng_args[@]}" -- "bash $out/guest.sh"
-fi
 printf '%q ' "$@" >"$out/cmd"
+if [ "$interactive" -eq 1 ]; then
+	# Without udev on the host root, virtme-ng finds no script ports and
+	# falls back to the serial console, which drops a script's output. A
+	# login shell on that console does work, so the guest script is the shell.
+	if [ $# -eq 0 ]; then
+		echo 'exec bash -i' >>"$out/guest.sh"
+	else
+		echo "eval \"\$(cat '$out/cmd')\"; echo \"exit code \$?\"; poweroff -f" >>"$out/guest.sh"
+	fi
+	chmod +x "$out/guest.sh"
+	exec vng "${vng_args[@]}" --shell "$out/guest.sh"
+fi
 cat >>"$out/guest.sh" <<GUEST
 ( eval "\$(cat '$out/cmd')" ) >'$out/output.log' 2>&1 </dev/null
 echo \$? >'$out/rc.tmp'
