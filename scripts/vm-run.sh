@@ -21,8 +21,9 @@
 #   --interactive    run on the console (a shell if no command is given)
 #
 # Inside the guest: /boot carries the kernel's config (libbpf reads it),
-# /tmp is a fresh tmpfs and is the working directory, $SCX_GAMER_SRC is this
-# source tree (read-only) and $VM_OUT the shared directory (read-write).
+# $VM_WORK is a fresh tmpfs and the working directory (also $TMPDIR),
+# $SCX_GAMER_SRC is this source tree (read-only) and $VM_OUT the shared
+# directory (read-write).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -64,7 +65,7 @@ if [ -z "$kvm" ]; then
 	kvm=0
 	if [ -w /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo; then kvm=1; fi
 fi
-vng_args=(-r "$vmlinuz" --cpus "$cpus" -m "$memory" --cwd /tmp)
+vng_args=(-r "$vmlinuz" --cpus "$cpus" -m "$memory" --cwd /)
 [ "$kvm" = 1 ] || vng_args+=(--disable-kvm)
 [ -z "$qemu_opts" ] || vng_args+=(--qemu-opts "$qemu_opts")
 
@@ -74,21 +75,27 @@ if [ -z "$out" ]; then
 fi
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-case "$out/" in
-/tmp/*) echo "vm-run: --out must not be under /tmp: the guest mounts a fresh tmpfs there" >&2; exit 2 ;;
-esac
 rm -f "$out/rc" "$out/output.log" "$out/dmesg.log"
 vng_args+=(--rwdir "$out")
 
 # The guest side. It runs as root in the guest; its output goes to a file
 # the host streams, and its exit code to another.
+# Some tools insist on writing to /tmp. Where the guest's /tmp is read-only
+# it gets a tmpfs, unless that would hide the source tree or the shared dir.
+tmp_tmpfs=1
+case "$src/" in /tmp/*) tmp_tmpfs=0 ;; esac
+case "$out/" in /tmp/*) tmp_tmpfs=0 ;; esac
 cat >"$out/guest.sh" <<GUEST
 #!/bin/bash
-export SCX_GAMER_SRC='$src' VM_OUT='$out'
+export SCX_GAMER_SRC='$src' VM_OUT='$out' VM_WORK=/run/scx-gamer-work
 mount -t tmpfs tmpfs /boot
 cp '$KDIR/usr/lib/modules/$kver/config' "/boot/config-\$(uname -r)"
-mount -t tmpfs tmpfs /tmp
-cd /tmp
+mkdir -p "\$VM_WORK" && mount -t tmpfs tmpfs "\$VM_WORK"
+if [ $tmp_tmpfs = 1 ] && ! (: >/tmp/.vm-run-probe && rm -f /tmp/.vm-run-probe) 2>/dev/null; then
+	mount -t tmpfs tmpfs /tmp
+fi
+export TMPDIR="\$VM_WORK"
+cd "\$VM_WORK"
 GUEST
 printf '%q ' "$@" >"$out/cmd"
 if [ "$interactive" -eq 1 ]; then

@@ -185,7 +185,11 @@ fn print_verifier_stats(skel: &BpfSkel<'_>) -> Result<()> {
         // SAFETY: `info` is a plain C struct and `len` is its size, which is
         // what the kernel expects to fill.
         let ret = unsafe {
-            libbpf_sys::bpf_obj_get_info_by_fd(fd, (&mut info as *mut libbpf_sys::bpf_prog_info).cast(), &mut len)
+            libbpf_sys::bpf_obj_get_info_by_fd(
+                fd,
+                (&mut info as *mut libbpf_sys::bpf_prog_info).cast(),
+                &mut len,
+            )
         };
         if ret != 0 {
             anyhow::bail!(

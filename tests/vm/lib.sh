@@ -1,5 +1,5 @@
 # Helpers for the VM tests. Each test is a bash script that runs as root
-# inside the guest (see scripts/vm-run.sh), with /tmp as a fresh tmpfs, and
+# inside the guest (see scripts/vm-run.sh), with $VM_WORK as a fresh tmpfs, and
 # exits non-zero with a FAIL line when what it checks does not hold.
 set -euo pipefail
 

@@ -5,23 +5,23 @@
 . "$(dirname "$0")/lib.sh"
 dmesg -C
 
-start_scheduler /tmp/sched.log --verifier-stats
+start_scheduler "$VM_WORK"/sched.log --verifier-stats
 wait_attached "$SCHED_PID"
 assert_attached "after load"
-grep '^verifier:' /tmp/sched.log || fail "no verifier statistics printed"
-grep -q '^verifier: total' /tmp/sched.log || fail "no verifier total"
+grep '^verifier:' "$VM_WORK"/sched.log || fail "no verifier statistics printed"
+grep -q '^verifier: total' "$VM_WORK"/sched.log || fail "no verifier total"
 # Every struct_ops callback in the ops table must have been verified.
 for prog in gamer_select_cpu gamer_enqueue gamer_dispatch gamer_running gamer_stopping \
 	gamer_enable gamer_init_task gamer_init gamer_exit; do
-	grep -qE "^verifier: $prog +[1-9][0-9]* insns" /tmp/sched.log ||
+	grep -qE "^verifier: $prog +[1-9][0-9]* insns" "$VM_WORK"/sched.log ||
 		fail "program $prog missing from the verifier statistics"
 done
 
 sleep 2
-stop_scheduler /tmp/sched.log
+stop_scheduler "$VM_WORK"/sched.log
 wait_detached
-grep -q 'unregistered from user space' /tmp/sched.log ||
+grep -q 'unregistered from user space' "$VM_WORK"/sched.log ||
 	fail "the exit reason was not reported"
-cat /tmp/sched.log
+cat "$VM_WORK"/sched.log
 assert_clean_kernel_log
 echo "PASS load"

@@ -9,18 +9,18 @@ dmesg -C
 expect_refusal() {
 	local state_after=$1 pattern=$2 rc=0
 	shift 2
-	timeout 120 "$@" >/tmp/refusal.log 2>&1 || rc=$?
+	timeout 120 "$@" >"$VM_WORK"/refusal.log 2>&1 || rc=$?
 	if [ "$rc" -eq 0 ] || [ "$rc" -eq 124 ]; then
-		cat /tmp/refusal.log
+		cat "$VM_WORK"/refusal.log
 		fail "'$*' exited with $rc, expected a refusal"
 	fi
-	grep -qE "$pattern" /tmp/refusal.log || {
-		cat /tmp/refusal.log
+	grep -qE "$pattern" "$VM_WORK"/refusal.log || {
+		cat "$VM_WORK"/refusal.log
 		fail "'$*' did not say /$pattern/"
 	}
 	[ "$(sched_state)" = "$state_after" ] ||
 		fail "'$*' left sched_ext $(sched_state), expected $state_after"
-	echo "ok: $* -> exit $rc: $(head -c 200 /tmp/refusal.log | tr '\n' ' ')"
+	echo "ok: $* -> exit $rc: $(head -c 200 "$VM_WORK"/refusal.log | tr '\n' ' ')"
 }
 
 note "invalid and out-of-range flags"
@@ -38,13 +38,13 @@ expect_refusal disabled "needs CAP_BPF" \
 	setpriv --bounding-set=-bpf --inh-caps=-bpf "$SCX_GAMER"
 
 note "another scheduler already attached"
-start_scheduler /tmp/first.log
+start_scheduler "$VM_WORK"/first.log
 wait_attached "$SCHED_PID"
 first_ops=$(sched_ops)
 expect_refusal enabled "another sched_ext scheduler is attached: '$first_ops'" "$SCX_GAMER"
 assert_attached "the first instance must be untouched"
 [ "$(sched_ops)" = "$first_ops" ] || fail "root/ops changed to $(sched_ops)"
-stop_scheduler /tmp/first.log
+stop_scheduler "$VM_WORK"/first.log
 wait_detached
 
 assert_clean_kernel_log

@@ -7,9 +7,9 @@ dmesg -C
 cpu=/sys/devices/system/cpu/cpu1/online
 [ -w "$cpu" ] || fail "cpu1 cannot be taken offline in this VM"
 
-attach_count() { grep -c 'scx_gamer attached' /tmp/sched.log || true; }
+attach_count() { grep -c 'scx_gamer attached' "$VM_WORK"/sched.log || true; }
 
-start_scheduler /tmp/sched.log
+start_scheduler "$VM_WORK"/sched.log
 wait_attached "$SCHED_PID"
 
 for state in 0 1; do
@@ -17,18 +17,18 @@ for state in 0 1; do
 	echo "$state" >"$cpu"
 	for _ in $(seq 1 240); do
 		[ "$(attach_count)" -gt "$before" ] && break
-		kill -0 "$SCHED_PID" 2>/dev/null || { cat /tmp/sched.log; fail "scx_gamer exited on hotplug"; }
+		kill -0 "$SCHED_PID" 2>/dev/null || { cat "$VM_WORK"/sched.log; fail "scx_gamer exited on hotplug"; }
 		sleep 0.5
 	done
-	[ "$(attach_count)" -gt "$before" ] || { cat /tmp/sched.log; fail "no re-attach after cpu1 online=$state"; }
+	[ "$(attach_count)" -gt "$before" ] || { cat "$VM_WORK"/sched.log; fail "no re-attach after cpu1 online=$state"; }
 	wait_attached "$SCHED_PID"
 	echo "ok: re-attached after cpu1 online=$state"
 done
 
-stop_scheduler /tmp/sched.log
+stop_scheduler "$VM_WORK"/sched.log
 wait_detached
-cat /tmp/sched.log
-grep -q 'attaching again' /tmp/sched.log || fail "the restart was not logged"
+cat "$VM_WORK"/sched.log
+grep -q 'attaching again' "$VM_WORK"/sched.log || fail "the restart was not logged"
 # The hotplug exits are expected here; anything else is not.
 bad=$(dmesg | grep -E 'BUG:|WARNING:|stall|runnable task' || true)
 [ -z "$bad" ] || { echo "$bad"; fail "the kernel log has errors (above)"; }

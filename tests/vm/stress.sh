@@ -8,31 +8,31 @@ dmesg -C
 n=$(nproc)
 secs=${STRESS_SECS:-35}
 
-start_scheduler /tmp/sched.log
+start_scheduler "$VM_WORK"/sched.log
 wait_attached "$SCHED_PID"
 
-# stress-ng writes temporary files in its working directory: /tmp is the
-# guest's writable tmpfs. A stress-ng that cannot write there gives no load.
-mkdir -p /tmp/stress && cd /tmp/stress
+# stress-ng writes temporary files in its working directory: $VM_WORK is
+# the guest's writable tmpfs. A stress-ng that cannot write there gives no load.
+mkdir -p "$VM_WORK"/stress && cd "$VM_WORK"/stress
 rc=0
 stress-ng --aggressive --timeout "${secs}s" --metrics-brief \
 	--cpu "$n" --fork "$n" --switch "$n" --affinity "$n" \
-	>/tmp/stress.log 2>&1 || rc=$?
-cat /tmp/stress.log
+	>"$VM_WORK"/stress.log 2>&1 || rc=$?
+cat "$VM_WORK"/stress.log
 [ "$rc" -eq 0 ] || fail "stress-ng exited with $rc"
 # The load must have been real: each stressor reports its bogo ops.
 for s in cpu fork switch affinity; do
-	ops=$(awk -v s="$s" '$0 ~ "stress-ng: (info|metrc): +\\[[0-9]+\\] +" s " " {print $5; exit}' /tmp/stress.log)
+	ops=$(awk -v s="$s" '$0 ~ "stress-ng: (info|metrc): +\\[[0-9]+\\] +" s " " {print $5; exit}' "$VM_WORK"/stress.log)
 	[ -n "$ops" ] && [ "${ops%%.*}" -gt 0 ] || fail "stressor $s did no work (bogo ops '$ops')"
 done
 
-kill -0 "$SCHED_PID" 2>/dev/null || { cat /tmp/sched.log; fail "scx_gamer died under stress"; }
+kill -0 "$SCHED_PID" 2>/dev/null || { cat "$VM_WORK"/sched.log; fail "scx_gamer died under stress"; }
 assert_attached "after ${secs}s of stress-ng"
 
-stop_scheduler /tmp/sched.log
+stop_scheduler "$VM_WORK"/sched.log
 wait_detached
-cat /tmp/sched.log
-shared=$(sed -n 's/.*dispatches:.* shared=\([0-9]*\).*/\1/p' /tmp/sched.log)
+cat "$VM_WORK"/sched.log
+shared=$(sed -n 's/.*dispatches:.* shared=\([0-9]*\).*/\1/p' "$VM_WORK"/sched.log)
 [ -n "$shared" ] && [ "$shared" -gt 0 ] ||
 	fail "no task went through the shared deadline queue under load"
 assert_clean_kernel_log
