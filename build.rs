@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //
-// Build the BPF side: compile src/bpf/main.bpf.c into the skeleton that
-// src/bpf_skel.rs includes, and turn src/bpf/intf.h into the Rust types that
-// src/bpf_intf.rs includes. intf.h is the only definition of anything shared.
+// Build the BPF side: compile src/bpf/*.bpf.c, link them into one object
+// and generate the skeleton that src/bpf_skel.rs includes, and turn
+// src/bpf/intf.h into the Rust types that src/bpf_intf.rs includes. intf.h
+// is the only definition of anything shared.
 
 fn main() {
     scx_cargo::BpfBuilder::new()
         .expect("BPF build environment (is clang >= 18 installed? set BPF_CLANG)")
         .enable_intf("src/bpf/intf.h", "bpf_intf.rs")
         .enable_skel("src/bpf/main.bpf.c", "bpf")
-        .build()
+        .add_source("src/bpf/classify.bpf.c")
+        .add_source("src/bpf/policy.bpf.c")
+        .compile_link_gen()
         .expect("building the BPF scheduler");
 }

@@ -45,10 +45,12 @@ debian_mirror() {
 # Building scx_gamer: clang for the BPF side, libelf and zlib for libbpf.
 BUILD_PKGS=(clang-19 llvm-19 libelf-dev zlib1g-dev pkg-config make)
 # The VM and its tests: kmod for depmod, stress-ng for load, the libraries
-# virtiofsd builds against, python3-venv for virtme-ng, and `file`, which
-# virtme-ng uses to read the kernel version.
-VM_PKGS=(kmod stress-ng busybox-static libcap-ng-dev libseccomp-dev python3-venv
-	file util-linux procps)
+# virtiofsd builds against, python3-venv for virtme-ng, `file`, which
+# virtme-ng uses to read the kernel version, python3 for the test helpers
+# that drive uinput and DRM, alsa-utils for aplay on snd-dummy, and rt-tests
+# for hackbench.
+VM_PKGS=(kmod stress-ng busybox-static libcap-ng-dev libseccomp-dev python3 python3-venv
+	file util-linux procps alsa-utils rt-tests)
 HOST_PKGS=("${BUILD_PKGS[@]}")
 
 # Rust comes from rustup, not Debian: bookworm's rustc is far older than the

@@ -6,7 +6,8 @@
 #   scripts/test-vm.sh load       only tests/vm/load.sh
 #
 # Each test's output, the guest's kernel log and the VM console are kept
-# under target/vm/<name>/.
+# under target/vm/<name>/. A test that needs extra qemu devices says so in a
+# header line: `# vm-qemu-opts: -device virtio-gpu-pci`.
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -33,7 +34,8 @@ for t in "${tests[@]}"; do
 	rm -rf "$out"
 	echo "=== vm test: $t"
 	start=$(date +%s)
-	if "$here/vm-run.sh" --out "$out" -- bash "$script"; then
+	qemu_opts=$(sed -n 's/^# vm-qemu-opts: //p' "$script" | head -1)
+	if "$here/vm-run.sh" --out "$out" --qemu-opts "$qemu_opts" -- bash "$script"; then
 		passed=$((passed + 1))
 		echo "=== $t: ok ($(($(date +%s) - start)) s)"
 	else

@@ -67,7 +67,7 @@ if [ -z "$kvm" ]; then
 fi
 vng_args=(-r "$vmlinuz" --cpus "$cpus" -m "$memory" --cwd /)
 [ "$kvm" = 1 ] || vng_args+=(--disable-kvm)
-[ -z "$qemu_opts" ] || vng_args+=(--qemu-opts "$qemu_opts")
+[ -z "$qemu_opts" ] || vng_args+=("--qemu-opts=$qemu_opts")
 
 if [ -z "$out" ]; then
 	mkdir -p "$src/target/vm"

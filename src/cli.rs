@@ -26,6 +26,52 @@ pub struct Opts {
     #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1_000..=1_000_000))]
     pub slice_lag_us: u64,
 
+    /// How long a thread stays an input, audio or GPU-submit thread after it
+    /// last did what made it one, in milliseconds.
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(10..=10_000))]
+    pub class_window_ms: u64,
+
+    /// How long a thread woken by an input, audio or GPU-submit thread of the
+    /// same process holds that class too, in microseconds.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
+    pub chain_window_us: u64,
+
+    /// How many wakeups a class may travel from the thread that really
+    /// showed it.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=8))]
+    pub chain_max_depth: u32,
+
+    /// Treat this process, its threads and the processes it starts as the
+    /// game. May be given more than once.
+    #[arg(long, value_name = "PID", value_parser = clap::value_parser!(u32).range(1..=4_194_304))]
+    pub game_pid: Vec<u32>,
+
+    /// Treat processes with this name (as in /proc/PID/comm, at most 15
+    /// bytes), running now or started later, as the game.
+    #[arg(long, value_name = "NAME", value_parser = parse_comm)]
+    pub game_comm: Option<String>,
+
+    /// After an input event, how long the game's threads rank with input
+    /// threads, in milliseconds (0: no input boost).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=1_000))]
+    pub input_boost_ms: u64,
+
+    /// How long after a game thread last ran the game still counts as
+    /// running (background hogs are demoted only while it does), in
+    /// milliseconds.
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(100..=60_000))]
+    pub game_idle_ms: u64,
+
+    /// Schedule by plain virtual deadlines: no class tiers, no preemption,
+    /// no background demotion. Classes are still detected and counted. For
+    /// comparing against the gaming policy.
+    #[arg(long)]
+    pub no_policy: bool,
+
+    /// Print each thread the first time it is given a class.
+    #[arg(long)]
+    pub log_classes: bool,
+
     /// After loading, print how many instructions the kernel's verifier
     /// processed for each BPF program (to compare changes by).
     #[arg(long)]
@@ -44,6 +90,31 @@ impl Opts {
     pub fn slice_lag_ns(&self) -> u64 {
         self.slice_lag_us * 1000
     }
+
+    pub fn class_window_ns(&self) -> u64 {
+        self.class_window_ms * 1_000_000
+    }
+
+    pub fn chain_window_ns(&self) -> u64 {
+        self.chain_window_us * 1000
+    }
+}
+
+/// A process name as the kernel keeps it: 1 to 15 bytes, no NUL.
+fn parse_comm(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        return Err("the name is empty".into());
+    }
+    if s.len() > 15 {
+        return Err(format!(
+            "'{s}' is {} bytes; the kernel keeps at most 15 of a process name",
+            s.len()
+        ));
+    }
+    if s.contains('\0') {
+        return Err("the name contains a NUL byte".into());
+    }
+    Ok(s.to_string())
 }
 
 #[cfg(test)]
@@ -85,6 +156,53 @@ mod tests {
             parse(&["--slice-ms", "5"]).unwrap_err().kind(),
             ErrorKind::UnknownArgument
         );
+    }
+
+    #[test]
+    fn game_flags() {
+        let o = parse(&[
+            "--game-pid",
+            "42",
+            "--game-pid",
+            "7",
+            "--game-comm",
+            "hl2_linux",
+        ])
+        .unwrap();
+        assert_eq!(o.game_pid, vec![42, 7]);
+        assert_eq!(o.game_comm.as_deref(), Some("hl2_linux"));
+        for args in [
+            &["--game-pid", "0"][..],
+            &["--game-pid=-3"],
+            &["--game-comm", ""],
+            &["--game-comm", "a-name-of-16-byt"],
+        ] {
+            assert_eq!(
+                parse(args).unwrap_err().kind(),
+                ErrorKind::ValueValidation,
+                "{args:?}"
+            );
+        }
+        assert!(parse(&["--game-comm", "exactly15bytes!"]).is_ok());
+    }
+
+    #[test]
+    fn class_windows_convert_and_refuse_out_of_range() {
+        let o = parse(&["--class-window-ms", "250", "--chain-window-us", "500"]).unwrap();
+        assert_eq!(o.class_window_ns(), 250_000_000);
+        assert_eq!(o.chain_window_ns(), 500_000);
+        for args in [
+            &["--class-window-ms", "9"][..],
+            &["--chain-window-us", "99"],
+            &["--chain-max-depth", "0"],
+            &["--chain-max-depth", "9"],
+        ] {
+            assert_eq!(
+                parse(args).unwrap_err().kind(),
+                ErrorKind::ValueValidation,
+                "{args:?}"
+            );
+        }
     }
 
     #[test]

@@ -7,7 +7,9 @@
 
 mod bpf_intf;
 mod bpf_skel;
+mod classes;
 mod cli;
+mod logging;
 mod preflight;
 mod scheduler;
 
@@ -30,6 +32,12 @@ fn main() -> ExitCode {
 
     if let Err(refusal) = preflight::check(&preflight::SystemView::current()) {
         error!("{refusal}");
+        return ExitCode::FAILURE;
+    }
+    // A --game-pid that names no process is bad input: refuse before loading.
+    let procs = classes::scan_processes(std::path::Path::new("/proc"));
+    if let Err(e) = classes::game_processes(&procs, &opts.game_pid, None) {
+        error!("{e:#}");
         return ExitCode::FAILURE;
     }
 
@@ -73,19 +81,26 @@ fn init_logging(verbose: bool) {
     } else {
         simplelog::LevelFilter::Info
     };
-    let config = simplelog::ConfigBuilder::new()
-        .set_time_level(simplelog::LevelFilter::Off)
-        .set_target_level(simplelog::LevelFilter::Off)
-        .set_thread_level(simplelog::LevelFilter::Off)
-        .set_location_level(simplelog::LevelFilter::Off)
-        .build();
-    // Colour only when a person is watching; journald gets plain lines.
-    let colour = if std::io::stderr().is_terminal() {
-        simplelog::ColorChoice::Auto
+    if logging::stderr_is_journal() {
+        // Under systemd: plain lines with a priority prefix, so the journal
+        // records each message at its level.
+        let _ = logging::init_journal(level);
     } else {
-        simplelog::ColorChoice::Never
-    };
-    let _ = simplelog::TermLogger::init(level, config, simplelog::TerminalMode::Stderr, colour);
+        let config = simplelog::ConfigBuilder::new()
+            .set_time_level(simplelog::LevelFilter::Off)
+            .set_target_level(simplelog::LevelFilter::Off)
+            .set_thread_level(simplelog::LevelFilter::Off)
+            .set_location_level(simplelog::LevelFilter::Off)
+            .build();
+        // Colour only when a person is watching; files and pipes get plain
+        // lines.
+        let colour = if std::io::stderr().is_terminal() {
+            simplelog::ColorChoice::Auto
+        } else {
+            simplelog::ColorChoice::Never
+        };
+        let _ = simplelog::TermLogger::init(level, config, simplelog::TerminalMode::Stderr, colour);
+    }
     if verbose {
         scx_utils::init_libbpf_logging(None);
     }

@@ -5,12 +5,14 @@
 // whether to start another one afterwards.
 
 use std::mem::MaybeUninit;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use libbpf_rs::libbpf_sys;
-use libbpf_rs::{Link, MapCore, MapFlags, OpenObject};
+use libbpf_rs::skel::OpenSkel;
+use libbpf_rs::{Link, MapCore, MapFlags, OpenObject, RingBufferBuilder};
 use log::info;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
@@ -20,6 +22,7 @@ use scx_utils::{Topology, UserExitInfo};
 
 use crate::bpf_intf;
 use crate::bpf_skel::{BpfSkel, BpfSkelBuilder};
+use crate::classes;
 use crate::cli::Opts;
 
 /// How often the loop looks at the exit info while no signal arrives. The
@@ -35,6 +38,7 @@ const STAT_NAMES: [&str; bpf_intf::gamer_stat_NR_GSTATS as usize] = [
     "shared",
     "keep-running",
     "cpu-release",
+    "preempt-kick",
 ];
 
 /// Why an attachment ended.
@@ -48,6 +52,7 @@ pub enum Ending {
 pub struct Scheduler<'obj> {
     skel: BpfSkel<'obj>,
     link: Option<Link>,
+    log_classes: bool,
 }
 
 impl<'obj> Scheduler<'obj> {
@@ -67,8 +72,22 @@ impl<'obj> Scheduler<'obj> {
         let rodata = skel.maps.rodata_data.as_mut().unwrap();
         rodata.slice_ns = opts.slice_ns();
         rodata.slice_lag_ns = opts.slice_lag_ns();
+        rodata.class_window_ns = opts.class_window_ns();
+        rodata.chain_window_ns = opts.chain_window_ns();
+        rodata.chain_max_depth = opts.chain_max_depth;
+        rodata.input_boost_ns = opts.input_boost_ms * 1_000_000;
+        rodata.game_idle_ns = opts.game_idle_ms * 1_000_000;
+        rodata.policy_off = opts.no_policy;
+        if let Some(comm) = &opts.game_comm {
+            rodata.game_comm = classes::comm_bytes(comm);
+            rodata.game_comm_set = true;
+        }
+
+        let hooks = classes::enable_optional_hooks(skel.open_object_mut())?;
+        info!("class hooks on: {}", hooks.join(" "));
 
         let skel = scx_ops_load!(skel, gamer_ops, uei)?;
+        register_game(&skel, opts)?;
         if opts.verifier_stats {
             print_verifier_stats(&skel)?;
         }
@@ -76,29 +95,51 @@ impl<'obj> Scheduler<'obj> {
         let mut skel = skel;
         let link = scx_ops_attach!(skel, gamer_ops)?;
         info!(
-            "scx_gamer attached (slice {} us, lag bound {} us)",
-            opts.slice_us, opts.slice_lag_us
+            "scx_gamer attached (slice {} us, lag bound {} us, gaming policy {})",
+            opts.slice_us,
+            opts.slice_lag_us,
+            if opts.no_policy { "off" } else { "on" }
         );
         Ok(Scheduler {
             skel,
             link: Some(link),
+            log_classes: opts.log_classes,
         })
     }
 
     /// Wait until a signal arrives on `signals` or the scheduler is ended by
     /// the kernel, then detach and say which.
     pub fn run(&mut self, signals: &SignalFd) -> Result<Ending> {
+        let log_classes = self.log_classes;
+        let mut builder = RingBufferBuilder::new();
+        builder.add(&self.skel.maps.class_events, move |data| {
+            if log_classes {
+                if let Some(line) = classes::describe_event(data) {
+                    info!("{line}");
+                }
+            }
+            0
+        })?;
+        let class_events = builder.build().context("setting up the class event ring")?;
+        // SAFETY: the epoll fd belongs to `class_events`, which outlives the
+        // loop below.
+        let events_fd = unsafe { BorrowedFd::borrow_raw(class_events.epoll_fd()) };
+
         let signal = loop {
             if uei_exited!(&self.skel, uei) {
                 break None;
             }
-            let mut fds = [PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
+            let mut fds = [
+                PollFd::new(signals.as_fd(), PollFlags::POLLIN),
+                PollFd::new(events_fd, PollFlags::POLLIN),
+            ];
             let timeout = PollTimeout::try_from(EXIT_POLL).unwrap_or(PollTimeout::MAX);
             match poll(&mut fds, timeout) {
                 Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
                 Ok(_) => {}
                 Err(e) => return Err(e).context("waiting for signals"),
             }
+            class_events.consume().context("reading class events")?;
             if let Some(info) = signals.read_signal().context("reading signalfd")? {
                 let sig = Signal::try_from(info.ssi_signo as i32).unwrap_or(Signal::SIGTERM);
                 info!("{sig} received, detaching");
@@ -106,7 +147,10 @@ impl<'obj> Scheduler<'obj> {
             }
         };
 
+        class_events.consume().context("reading class events")?;
+        drop(class_events);
         self.log_dispatch_counts();
+        self.log_class_counts();
         // Dropping the link detaches; the kernel then records why it ended.
         self.link.take();
         let exit = uei_report!(&self.skel, uei)?;
@@ -149,6 +193,62 @@ impl<'obj> Scheduler<'obj> {
     }
 }
 
+impl Scheduler<'_> {
+    /// The class counters summed over all CPUs, in `enum gamer_class` order.
+    pub fn class_counts(&self) -> Result<[bpf_intf::class_counters; classes::NR_CLASSES]> {
+        let per_cpu = self
+            .skel
+            .maps
+            .class_stats
+            .lookup_percpu(&0u32.to_ne_bytes(), MapFlags::ANY)
+            .context("reading the class counters")?
+            .unwrap_or_default();
+        Ok(classes::sum_class_stats(&per_cpu))
+    }
+
+    fn log_class_counts(&self) {
+        match self.class_counts() {
+            Ok(counts) => {
+                for (name, c) in classes::CLASS_NAMES.iter().zip(counts.iter()) {
+                    info!(
+                        "class {name}: threads={} wakeups={} cpu={:.1}ms",
+                        c.threads,
+                        c.wakeups,
+                        c.cpu_ns as f64 / 1e6
+                    );
+                }
+            }
+            Err(e) => log::warn!("class counters unavailable: {e:#}"),
+        }
+    }
+}
+
+/// Put the game's processes (named on the command line, with their
+/// descendants) in the BPF map of game TGIDs. On a restart some may have
+/// exited since startup; those are skipped rather than refused.
+fn register_game(skel: &BpfSkel<'_>, opts: &Opts) -> Result<()> {
+    if opts.game_pid.is_empty() && opts.game_comm.is_none() {
+        return Ok(());
+    }
+    let procs = classes::scan_processes(Path::new("/proc"));
+    let alive: Vec<u32> = opts
+        .game_pid
+        .iter()
+        .copied()
+        .filter(|pid| procs.iter().any(|p| p.pid == *pid))
+        .collect();
+    let game = classes::game_processes(&procs, &alive, opts.game_comm.as_deref())?;
+    let via = bpf_intf::gamer_class_via_GAMER_VIA_GAME_TGID;
+    for tgid in &game {
+        skel.maps
+            .game_tgids
+            .update(&tgid.to_ne_bytes(), &via.to_ne_bytes(), MapFlags::ANY)
+            .with_context(|| format!("registering game process {tgid}"))?;
+    }
+    info!("game processes: {game:?}");
+    Ok(())
+}
+
 fn read_u64(bytes: &[u8]) -> u64 {
     bytes
         .get(..8)
@@ -179,6 +279,10 @@ fn print_verifier_stats(skel: &BpfSkel<'_>) -> Result<()> {
     use libbpf_rs::skel::Skel;
     let mut total = 0u64;
     for prog in skel.object().progs() {
+        // Optional hooks this kernel cannot take were never loaded.
+        if !prog.autoload() {
+            continue;
+        }
         let mut info = libbpf_sys::bpf_prog_info::default();
         let mut len = std::mem::size_of_val(&info) as u32;
         let fd = std::os::fd::AsRawFd::as_raw_fd(&prog.as_fd());

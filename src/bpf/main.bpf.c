@@ -42,14 +42,24 @@
  * CPU it is on. Per-CPU kernel threads (ksoftirqd, bound kworkers) go to their
  * own CPU's local queue at once, because nothing else can run them.
  *
+ * Classes and policy
+ * ------------------
+ * classify.bpf.c works out which threads are input, audio, compositor, GPU
+ * submit or game threads; the callbacks here tell it when a task wakes, runs
+ * and stops, so its view and its per-class counters stay current.
+ * policy.bpf.c turns classes and behaviour into deadline tiers, and decides
+ * when a waking critical task may preempt a running one. With the policy off
+ * (--no-policy) the deadline is the plain one described above.
+ *
  * Layout
  * ------
- * intf.h holds what userspace shares (the stat indices). This file is ordered
- * as the kernel calls it: helpers, select_cpu, enqueue, dispatch, the running
- * and stopping accounting, task lifecycle, init/exit, and the ops table last.
+ * intf.h holds what userspace shares; gamer.bpf.h what the BPF files share.
+ * This file is ordered as the kernel calls it: helpers, select_cpu, enqueue,
+ * dispatch, the running and stopping accounting, task lifecycle, init/exit,
+ * and the ops table last.
  */
 #include <scx/common.bpf.h>
-#include "intf.h"
+#include "gamer.bpf.h"
 
 char _license[] SEC("license") = "GPL";
 
@@ -72,15 +82,6 @@ const volatile u64 slice_lag_ns = 20ULL * 1000 * 1000;
 /* The largest vruntime seen starting on any CPU: "now" in virtual time. */
 static u64 vtime_now;
 
-struct task_ctx {
-	/* Weighted CPU time used so far; the task's place in virtual time. */
-	u64 vruntime;
-	/* Weighted CPU time used since the task last woke up. */
-	u64 awake_vtime;
-	/* When the task last started running, or 0 while it is not running. */
-	u64 exec_start;
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -95,7 +96,7 @@ struct {
 	__uint(max_entries, NR_GSTATS);
 } stats SEC(".maps");
 
-static void stat_inc(enum gamer_stat idx)
+__hidden void stat_inc(enum gamer_stat idx)
 {
 	u32 key = idx;
 	u64 *cnt = bpf_map_lookup_elem(&stats, &key);
@@ -104,7 +105,7 @@ static void stat_inc(enum gamer_stat idx)
 		(*cnt)++;
 }
 
-static struct task_ctx *task_ctx(const struct task_struct *p)
+__hidden struct task_ctx *task_ctx(const struct task_struct *p)
 {
 	return bpf_task_storage_get(&task_ctx_stor, (struct task_struct *)p, 0, 0);
 }
@@ -128,20 +129,6 @@ static bool can_run_on(const struct task_struct *p, s32 cpu)
 	return true;
 }
 
-/*
- * The virtual deadline @p is queued with. A task that slept is first pulled
- * up to within slice_lag_ns of vtime_now, which is the starvation bound.
- */
-static u64 task_deadline(struct task_struct *p, struct task_ctx *tctx)
-{
-	u64 vtime_min = vtime_now > slice_lag_ns ? vtime_now - slice_lag_ns : 0;
-
-	if (time_before(tctx->vruntime, vtime_min))
-		tctx->vruntime = vtime_min;
-
-	return tctx->vruntime + tctx->awake_vtime;
-}
-
 s32 BPF_STRUCT_OPS(gamer_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
 	bool is_idle = false;
@@ -151,6 +138,8 @@ s32 BPF_STRUCT_OPS(gamer_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 	 * The kernel's pick is prev_cpu if it is idle, else an idle core or CPU
 	 * nearest to it (same LLC, then same node), always within p->cpus_ptr.
 	 */
+	classify_select_cpu(p);
+
 	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
 	if (is_idle && can_run_on(p, cpu)) {
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, 0);
@@ -208,16 +197,19 @@ void BPF_STRUCT_OPS(gamer_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 
-	scx_bpf_dsq_insert_vtime(p, SHARED_DSQ, slice_ns, task_deadline(p, tctx), enq_flags);
+	scx_bpf_dsq_insert_vtime(p, SHARED_DSQ, slice_ns, task_deadline(tctx, vtime_now), enq_flags);
 	stat_inc(GSTAT_SHARED);
 
 	/*
 	 * A CPU may have gone idle since select_cpu looked. Wake one that may
-	 * run @p so the queue does not wait for the next tick.
+	 * run @p so the queue does not wait for the next tick; failing that,
+	 * a critical task may take a CPU from a later deadline.
 	 */
 	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
 	if (cpu >= 0)
 		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+	else
+		preempt_for(p, tctx);
 }
 
 void BPF_STRUCT_OPS(gamer_dispatch, s32 cpu, struct task_struct *prev)
@@ -236,9 +228,13 @@ void BPF_STRUCT_OPS(gamer_runnable, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx = task_ctx(p);
 
+	if (!tctx || !(enq_flags & SCX_ENQ_WAKEUP))
+		return;
+
 	/* A fresh wakeup: the run since the last one no longer counts. */
-	if (tctx)
-		tctx->awake_vtime = 0;
+	policy_wakeup(tctx);
+	tctx->awake_vtime = 0;
+	classify_wakeup(p, tctx);
 }
 
 void BPF_STRUCT_OPS(gamer_running, struct task_struct *p)
@@ -251,6 +247,9 @@ void BPF_STRUCT_OPS(gamer_running, struct task_struct *p)
 	tctx->exec_start = scx_bpf_now();
 	if (time_before(vtime_now, tctx->vruntime))
 		vtime_now = tctx->vruntime;
+
+	classify_running(p, tctx);
+	policy_running(p, tctx);
 }
 
 void BPF_STRUCT_OPS(gamer_stopping, struct task_struct *p, bool runnable)
@@ -262,6 +261,8 @@ void BPF_STRUCT_OPS(gamer_stopping, struct task_struct *p, bool runnable)
 		return;
 
 	now = scx_bpf_now();
+	policy_stopping();
+	classify_account(tctx, now - tctx->exec_start);
 	delta = scale_by_task_weight_inverse(p, now - tctx->exec_start);
 	tctx->exec_start = 0;
 
@@ -300,7 +301,13 @@ s32 BPF_STRUCT_OPS(gamer_init_task, struct task_struct *p, struct scx_init_task_
 {
 	if (!bpf_task_storage_get(&task_ctx_stor, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE))
 		return -ENOMEM;
+	classify_init_task(p, args->fork);
 	return 0;
+}
+
+void BPF_STRUCT_OPS(gamer_exit_task, struct task_struct *p, struct scx_exit_task_args *args)
+{
+	classify_exit_task(p);
 }
 
 s32 BPF_STRUCT_OPS_SLEEPABLE(gamer_init)
@@ -323,6 +330,7 @@ SCX_OPS_DEFINE(gamer_ops,
 	       .cpu_release	= (void *)gamer_cpu_release,
 	       .enable		= (void *)gamer_enable,
 	       .init_task	= (void *)gamer_init_task,
+	       .exit_task	= (void *)gamer_exit_task,
 	       .init		= (void *)gamer_init,
 	       .exit		= (void *)gamer_exit,
 	       .name		= "scx_gamer");

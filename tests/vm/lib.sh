@@ -24,7 +24,10 @@ wait_attached() {
 		if [ "$(sched_state)" = enabled ]; then
 			case "$(sched_ops)" in scx_gamer*) return 0 ;; esac
 		fi
-		kill -0 "$pid" 2>/dev/null || fail "scx_gamer (pid $pid) exited before attaching"
+		if ! kill -0 "$pid" 2>/dev/null; then
+			[ -z "${SCHED_LOG:-}" ] || cat "$SCHED_LOG"
+			fail "scx_gamer (pid $pid) exited before attaching"
+		fi
 		sleep 0.5
 	done
 	fail "scx_gamer not attached after 120 s (state=$(sched_state) ops=$(sched_ops))"
@@ -52,18 +55,19 @@ wait_detached() {
 # scheduler error. The test clears the log first with `dmesg -C`.
 assert_clean_kernel_log() {
 	local bad
-	bad=$(dmesg | grep -E 'BUG:|WARNING:|stall|sched_ext:.*(error|ERROR)|runnable task' || true)
+	bad=$(dmesg | grep -E 'BUG:|WARNING:|\bstall|sched_ext:.*(error|ERROR)|runnable task' || true)
 	if [ -n "$bad" ]; then
 		echo "$bad"
 		fail "the kernel log has errors (above)"
 	fi
 }
 
-# Start scx_gamer in the background with its log in $1; sets SCHED_PID.
+# Start scx_gamer in the background with its log in $1; sets SCHED_PID
+# and SCHED_LOG.
 start_scheduler() {
-	local log=$1
+	SCHED_LOG=$1
 	shift
-	"$SCX_GAMER" "$@" >"$log" 2>&1 &
+	"$SCX_GAMER" "$@" >"$SCHED_LOG" 2>&1 &
 	SCHED_PID=$!
 }
 

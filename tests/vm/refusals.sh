@@ -29,6 +29,12 @@ expect_refusal disabled "not in 1000..=1000000" "$SCX_GAMER" --slice-lag-us 5000
 expect_refusal disabled "invalid value 'fast'" "$SCX_GAMER" --slice-us fast
 expect_refusal disabled "unexpected argument '--no-such-flag'" "$SCX_GAMER" --no-such-flag
 
+note "a --game-pid that names no process"
+expect_refusal disabled "--game-pid 4000000: there is no process with that PID" \
+	"$SCX_GAMER" --game-pid 4000000
+expect_refusal disabled "not in 1..=4194304" "$SCX_GAMER" --game-pid 0
+expect_refusal disabled "at most 15 of a process name" "$SCX_GAMER" --game-comm a-very-long-game-name
+
 note "not root"
 expect_refusal disabled "must run as root.*CAP_SYS_ADMIN" \
 	setpriv --reuid=65534 --regid=65534 --clear-groups "$SCX_GAMER"

@@ -30,6 +30,6 @@ wait_detached
 cat "$VM_WORK"/sched.log
 grep -q 'attaching again' "$VM_WORK"/sched.log || fail "the restart was not logged"
 # The hotplug exits are expected here; anything else is not.
-bad=$(dmesg | grep -E 'BUG:|WARNING:|stall|runnable task' || true)
+bad=$(dmesg | grep -E 'BUG:|WARNING:|\bstall|runnable task' || true)
 [ -z "$bad" ] || { echo "$bad"; fail "the kernel log has errors (above)"; }
 echo "PASS restart"

@@ -1,0 +1,454 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Which threads matter to a game, worked out from what they do in the
+ * kernel rather than from their names (docs/classification.md).
+ *
+ * Evidence is gathered by hooks on the kernel paths that only the real thing
+ * takes: reading an evdev or hidraw device that returned events (input), being
+ * woken while a PCM period completes (audio), a successful DRM atomic commit
+ * or page flip, which the kernel allows only to the display's master
+ * (compositor), a successful submit ioctl of a GPU driver (GPU submit), and
+ * belonging to a process the user or the launch detection named as the game.
+ * A renamed process does none of these, so it gains nothing.
+ *
+ * Per-thread evidence (input, audio, GPU submit) expires after
+ * class_window_ns without fresh evidence. Per-process classes (compositor,
+ * game) last as long as the process. A thread woken by another thread of
+ * the same process inherits the waker's input, audio and GPU-submit classes
+ * for chain_window_ns, at most chain_max_depth wakeups away from the thread
+ * that really showed the behaviour: this is how a Wine/Proton sync chain
+ * (futex, eventfd, ntsync) carries "this matters" from the thread that read
+ * the mouse to the thread that renders the frame.
+ *
+ * Every driver hook is optional: userspace enables each one only when its
+ * kernel function exists, so a missing module disables that hook alone.
+ *
+ * All timestamps here are bpf_ktime_get_ns(): the hooks run outside the
+ * scheduler, where the runqueue clock of scx_bpf_now() is not theirs to read.
+ */
+#include <scx/common.bpf.h>
+#include <bpf_experimental.h>
+#include "gamer.bpf.h"
+
+/* How long a thread keeps a class after the last evidence of it. */
+const volatile u64 class_window_ns = 1000ULL * 1000 * 1000;
+/* How long a class inherited through a wakeup lasts. */
+const volatile u64 chain_window_ns = 10ULL * 1000 * 1000;
+/* How many wakeups a class may travel from the thread that showed it. */
+const volatile u32 chain_max_depth = 3;
+/* --game-comm: a process that execs with this name is a game. */
+const volatile char game_comm[GAMER_COMM_LEN];
+const volatile bool game_comm_set;
+
+/* Classes that travel along wakeups. Compositor and game are per process. */
+#define CHAIN_CLASSES	(CLASS_BIT(GAMER_CLASS_INPUT) | CLASS_BIT(GAMER_CLASS_AUDIO) | \
+			 CLASS_BIT(GAMER_CLASS_GPU_SUBMIT))
+
+/* DRM_MODE_ATOMIC_TEST_ONLY from the DRM uapi: a check, not a commit. */
+#define DRM_ATOMIC_TEST_ONLY	0x0100
+
+/* Process-wide classes: TGID -> enum gamer_class_via. */
+struct tgid_map {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, GAMER_MAX_TGIDS);
+	__type(key, u32);
+	__type(value, u32);
+};
+struct tgid_map game_tgids SEC(".maps");
+struct tgid_map compositor_tgids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct class_stats);
+} class_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 * 1024);
+} class_events SEC(".maps");
+
+/* Non-zero while this CPU is inside a PCM period completion. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, u32);
+} pcm_depth SEC(".maps");
+
+static struct class_stats *this_cpu_class_stats(void)
+{
+	u32 zero = 0;
+
+	return bpf_map_lookup_elem(&class_stats, &zero);
+}
+
+static bool in_pcm_period(void)
+{
+	u32 zero = 0, *depth = bpf_map_lookup_elem(&pcm_depth, &zero);
+
+	return depth && *depth > 0;
+}
+
+/* The current thread showed the behaviour of @class, just now. */
+static void mark_current(enum gamer_class class, enum gamer_class_via via)
+{
+	struct task_struct *p = bpf_get_current_task_btf();
+	struct task_ctx *tctx = task_ctx(p);
+	u64 now = bpf_ktime_get_ns();
+
+	if (!tctx || class >= GAMER_NR_CLASSES)
+		return;
+
+	switch (class) {
+	case GAMER_CLASS_INPUT:
+		tctx->input_at = now;
+		last_input_ns = now;
+		break;
+	case GAMER_CLASS_GPU_SUBMIT:
+		tctx->gpu_at = now;
+		break;
+	default:
+		return;
+	}
+	tctx->via[class] = via;
+	/* It may wake the next thread of its chain before it runs again. */
+	tctx->class_mask |= CLASS_BIT(class);
+}
+
+/* A wakeup inside a PCM period completion is the audio thread's alarm. */
+static void mark_audio_wakee(struct task_struct *p)
+{
+	struct task_ctx *tctx;
+
+	if (!in_pcm_period())
+		return;
+	tctx = task_ctx(p);
+	if (!tctx)
+		return;
+	tctx->audio_at = bpf_ktime_get_ns();
+	tctx->via[GAMER_CLASS_AUDIO] = GAMER_VIA_PCM_PERIOD;
+}
+
+static void mark_current_process(struct tgid_map *map, u32 via)
+{
+	u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	bpf_map_update_elem(map, &tgid, &via, BPF_ANY);
+}
+
+static bool recent(u64 at, u64 now)
+{
+	return at && now - at < class_window_ns;
+}
+
+static void send_class_event(struct task_struct *p, struct task_ctx *tctx, u32 class, u64 now)
+{
+	struct class_event *e;
+
+	e = bpf_ringbuf_reserve(&class_events, sizeof(*e), 0);
+	if (!e)
+		return;
+	e->ts_ns = now;
+	e->tid = p->pid;
+	e->tgid = p->tgid;
+	e->class_id = class;
+	e->via = class < GAMER_NR_CLASSES ? tctx->via[class] : 0;
+	e->waker_tid = e->via == GAMER_VIA_WAKE_CHAIN ? tctx->chain_waker : 0;
+	e->pad = 0;
+	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), p->comm);
+	bpf_ringbuf_submit(e, 0);
+}
+
+/*
+ * Work out the classes @p holds now. Runs each time @p starts running, so
+ * that the wakeups it makes and the CPU time it uses are counted under the
+ * classes it holds while doing them.
+ */
+__hidden void classify_running(struct task_struct *p, struct task_ctx *tctx)
+{
+	struct class_stats *stats;
+	u32 mask = 0, tgid = p->tgid, *via, fresh;
+	u64 now = bpf_ktime_get_ns();
+	int c;
+
+	if (recent(tctx->input_at, now))
+		mask |= CLASS_BIT(GAMER_CLASS_INPUT);
+	if (recent(tctx->audio_at, now))
+		mask |= CLASS_BIT(GAMER_CLASS_AUDIO);
+	if (recent(tctx->gpu_at, now))
+		mask |= CLASS_BIT(GAMER_CLASS_GPU_SUBMIT);
+	if ((via = bpf_map_lookup_elem(&compositor_tgids, &tgid))) {
+		mask |= CLASS_BIT(GAMER_CLASS_COMPOSITOR);
+		tctx->via[GAMER_CLASS_COMPOSITOR] = *via;
+	}
+	if ((via = bpf_map_lookup_elem(&game_tgids, &tgid))) {
+		mask |= CLASS_BIT(GAMER_CLASS_GAME);
+		tctx->via[GAMER_CLASS_GAME] = *via;
+	}
+
+	/* Inherited classes fill in only what the thread does not hold itself. */
+	if (tctx->chain_mask && time_before(now, tctx->chain_until)) {
+		u32 inherited = tctx->chain_mask & ~mask;
+
+		bpf_for(c, 0, GAMER_NR_CLASSES)
+			if (inherited & CLASS_BIT(c))
+				tctx->via[c] = GAMER_VIA_WAKE_CHAIN;
+		mask |= inherited;
+	} else {
+		tctx->chain_mask = 0;
+		tctx->chain_depth = 0;
+	}
+
+	tctx->class_mask = mask;
+	fresh = mask & ~tctx->classes_seen;
+	if (!fresh)
+		return;
+
+	tctx->classes_seen |= fresh;
+	stats = this_cpu_class_stats();
+	bpf_for(c, 0, GAMER_NR_CLASSES) {
+		if (!(fresh & CLASS_BIT(c)))
+			continue;
+		if (stats)
+			stats->c[c].threads++;
+		send_class_event(p, tctx, c, now);
+	}
+}
+
+/* The chain depth of the classes a waker would pass on. */
+static u32 waker_depth(struct task_ctx *wtctx, u32 inherit)
+{
+	/* Held for real by the waker itself: the wakee is one step away. */
+	if (inherit & ~wtctx->chain_mask)
+		return 1;
+	return wtctx->chain_depth + 1;
+}
+
+/* @p is being woken up; runs on the waking CPU, in the waker's context. */
+__hidden void classify_wakeup(struct task_struct *p, struct task_ctx *tctx)
+{
+	struct task_struct *waker;
+	struct task_ctx *wtctx;
+	struct class_stats *stats;
+	u32 inherit, depth;
+	u64 now = bpf_ktime_get_ns();
+	int c;
+
+	mark_audio_wakee(p);
+
+	stats = this_cpu_class_stats();
+	if (stats && tctx->class_mask) {
+		bpf_for(c, 0, GAMER_NR_CLASSES)
+			if (tctx->class_mask & CLASS_BIT(c))
+				stats->c[c].wakeups++;
+	}
+
+	/* From an interrupt, the current task is not the one waking @p. */
+	if (bpf_in_interrupt())
+		return;
+	waker = bpf_get_current_task_btf();
+	if (waker->tgid != p->tgid || waker->pid == p->pid)
+		return;
+	wtctx = task_ctx(waker);
+	if (!wtctx)
+		return;
+	inherit = wtctx->class_mask & CHAIN_CLASSES;
+	if (!inherit)
+		return;
+	depth = waker_depth(wtctx, inherit);
+	if (depth > chain_max_depth)
+		return;
+
+	tctx->chain_mask = inherit;
+	tctx->chain_depth = depth;
+	tctx->chain_until = now + chain_window_ns;
+	tctx->chain_waker = waker->pid;
+}
+
+__hidden void classify_select_cpu(struct task_struct *p)
+{
+	mark_audio_wakee(p);
+}
+
+/* Charge @delta_ns of CPU time to every class the thread held meanwhile. */
+__hidden void classify_account(struct task_ctx *tctx, u64 delta_ns)
+{
+	struct class_stats *stats;
+	int c;
+
+	if (!tctx->class_mask)
+		return;
+	stats = this_cpu_class_stats();
+	if (!stats)
+		return;
+	bpf_for(c, 0, GAMER_NR_CLASSES)
+		if (tctx->class_mask & CLASS_BIT(c))
+			stats->c[c].cpu_ns += delta_ns;
+}
+
+/*
+ * A new process forked from a game is part of the game. At this point of
+ * fork the child's real_parent is not set yet, but the forking process is
+ * the one running.
+ */
+__hidden void classify_init_task(struct task_struct *p, bool fork)
+{
+	u32 parent_tgid, tgid = p->tgid, via = GAMER_VIA_GAME_TGID;
+
+	if (!fork || p->pid != p->tgid)
+		return;
+	parent_tgid = bpf_get_current_pid_tgid() >> 32;
+	if (bpf_map_lookup_elem(&game_tgids, &parent_tgid))
+		bpf_map_update_elem(&game_tgids, &tgid, &via, BPF_ANY);
+}
+
+/* A process's classes end with its leader. */
+__hidden void classify_exit_task(struct task_struct *p)
+{
+	u32 tgid = p->tgid;
+
+	if (p->pid != p->tgid)
+		return;
+	bpf_map_delete_elem(&game_tgids, &tgid);
+	bpf_map_delete_elem(&compositor_tgids, &tgid);
+}
+
+/*
+ * Input: a read of an input device that returned events. evdev is what
+ * games and compositors read; hidraw is how Steam Input and some games read
+ * controllers directly.
+ */
+SEC("?fexit/evdev_read")
+int BPF_PROG(input_evdev_read, void *file, void *buf, size_t count, void *ppos, long ret)
+{
+	if (ret > 0)
+		mark_current(GAMER_CLASS_INPUT, GAMER_VIA_EVDEV_READ);
+	return 0;
+}
+
+SEC("?fexit/hidraw_read")
+int BPF_PROG(input_hidraw_read, void *file, void *buf, size_t count, void *ppos, long ret)
+{
+	if (ret > 0)
+		mark_current(GAMER_CLASS_INPUT, GAMER_VIA_HIDRAW_READ);
+	return 0;
+}
+
+/*
+ * Audio: a PCM period completed. Every driver's completion goes through this
+ * function, and the threads it wakes are the ones feeding or draining the
+ * sound card.
+ */
+static void pcm_depth_add(int d)
+{
+	u32 zero = 0, *depth = bpf_map_lookup_elem(&pcm_depth, &zero);
+
+	if (!depth)
+		return;
+	if (d > 0)
+		(*depth)++;
+	else if (*depth > 0)
+		(*depth)--;
+}
+
+SEC("?fentry/snd_pcm_period_elapsed_under_stream_lock")
+int BPF_PROG(audio_period_enter, void *substream)
+{
+	pcm_depth_add(1);
+	return 0;
+}
+
+SEC("?fexit/snd_pcm_period_elapsed_under_stream_lock")
+int BPF_PROG(audio_period_exit, void *substream)
+{
+	pcm_depth_add(-1);
+	return 0;
+}
+
+/*
+ * Compositor: a frame put on the display. DRM refuses both ioctls to anyone
+ * but the display's master, so success is proof of the role.
+ */
+SEC("?fexit/drm_mode_atomic_ioctl")
+int BPF_PROG(compositor_atomic, void *dev, void *data, void *file_priv, int ret)
+{
+	u32 flags = 0;
+
+	if (ret)
+		return 0;
+	/* struct drm_mode_atomic starts with its flags (uapi, stable). */
+	if (bpf_probe_read_kernel(&flags, sizeof(flags), data) || (flags & DRM_ATOMIC_TEST_ONLY))
+		return 0;
+	mark_current_process(&compositor_tgids, GAMER_VIA_DRM_ATOMIC);
+	return 0;
+}
+
+SEC("?fexit/drm_mode_page_flip_ioctl")
+int BPF_PROG(compositor_page_flip, void *dev, void *data, void *file_priv, int ret)
+{
+	if (!ret)
+		mark_current_process(&compositor_tgids, GAMER_VIA_DRM_PAGE_FLIP);
+	return 0;
+}
+
+/*
+ * GPU submit: the submit ioctl of each driver, counted when it succeeds.
+ * They all share the DRM ioctl signature (device, data, file) -> int.
+ */
+#define GPU_SUBMIT_HOOK(fn)							\
+SEC("?fexit/" #fn)								\
+int BPF_PROG(gpu_##fn, void *dev, void *data, void *file, int ret)		\
+{										\
+	if (!ret)								\
+		mark_current(GAMER_CLASS_GPU_SUBMIT, GAMER_VIA_GPU_IOCTL);	\
+	return 0;								\
+}
+
+GPU_SUBMIT_HOOK(amdgpu_cs_ioctl)
+GPU_SUBMIT_HOOK(i915_gem_execbuffer2_ioctl)
+GPU_SUBMIT_HOOK(xe_exec_ioctl)
+GPU_SUBMIT_HOOK(nouveau_gem_ioctl_pushbuf)
+GPU_SUBMIT_HOOK(virtio_gpu_execbuffer_ioctl)
+GPU_SUBMIT_HOOK(msm_ioctl_gem_submit)
+GPU_SUBMIT_HOOK(panfrost_ioctl_submit)
+GPU_SUBMIT_HOOK(panthor_ioctl_group_submit)
+
+/*
+ * NVIDIA's proprietary driver queues work in memory it maps into the process,
+ * with no ioctl per submit. Its render threads still make driver ioctls
+ * every frame (synchronisation, memory), so a successful one is the closest
+ * evidence the kernel sees.
+ */
+SEC("?fexit/nvidia_unlocked_ioctl")
+int BPF_PROG(gpu_nvidia_unlocked_ioctl, void *file, unsigned int cmd, unsigned long arg, long ret)
+{
+	if (!ret)
+		mark_current(GAMER_CLASS_GPU_SUBMIT, GAMER_VIA_GPU_IOCTL);
+	return 0;
+}
+
+/* Game: a process that execs under the name given with --game-comm. */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(game_exec, struct task_struct *p, pid_t old_pid, void *bprm)
+{
+	char comm[GAMER_COMM_LEN];
+	u32 tgid, via = GAMER_VIA_GAME_TGID;
+	int i;
+
+	if (!game_comm_set)
+		return 0;
+	if (bpf_probe_read_kernel(comm, sizeof(comm), p->comm))
+		return 0;
+#pragma unroll
+	for (i = 0; i < GAMER_COMM_LEN; i++) {
+		if (comm[i] != game_comm[i])
+			return 0;
+		if (!comm[i])
+			break;
+	}
+	tgid = p->tgid;
+	bpf_map_update_elem(&game_tgids, &tgid, &via, BPF_ANY);
+	return 0;
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * What the BPF files of scx_gamer share with each other but not with
+ * userspace: the per-task context and the functions one file calls in
+ * another. main.bpf.c is the scheduler; classify.bpf.c works out which class
+ * each thread belongs to.
+ */
+#ifndef __SCX_GAMER_BPF_H
+#define __SCX_GAMER_BPF_H
+
+#include "intf.h"
+
+#define CLASS_BIT(c)	(1U << (c))
+
+struct task_ctx {
+	/* Weighted CPU time used so far; the task's place in virtual time. */
+	u64 vruntime;
+	/* Weighted CPU time used since the task last woke up. */
+	u64 awake_vtime;
+	/* When the task last started running, or 0 while it is not running. */
+	u64 exec_start;
+	/* The deadline it was last queued with. */
+	u64 deadline;
+	/* Weighted CPU time per wakeup, averaged over recent wakeups. */
+	u64 avg_runtime;
+
+	/* The classes the thread holds now, refreshed each time it runs. */
+	u32 class_mask;
+	/* Every class the thread has ever held, so each is counted once. */
+	u32 classes_seen;
+	/* Classes inherited from a waker, valid until chain_until. */
+	u32 chain_mask;
+	/* How many wakeups away from the thread that really held the class. */
+	u32 chain_depth;
+	u64 chain_until;
+	/* The waker the inherited classes came from, for the class event. */
+	u32 chain_waker;
+	/* How the thread most recently came to hold each class. */
+	u8 via[GAMER_NR_CLASSES];
+	/* When the thread last showed each behaviour that gives a class. */
+	u64 input_at;
+	u64 audio_at;
+	u64 gpu_at;
+};
+
+/* Defined in main.bpf.c. */
+struct task_ctx *task_ctx(const struct task_struct *p);
+void stat_inc(enum gamer_stat idx);
+
+/* Defined in policy.bpf.c; main.bpf.c calls them from its callbacks. */
+extern u64 last_input_ns;
+bool task_is_critical(const struct task_ctx *tctx);
+u64 task_deadline(struct task_ctx *tctx, u64 vtime_now);
+void preempt_for(struct task_struct *p, struct task_ctx *tctx);
+void policy_running(struct task_struct *p, struct task_ctx *tctx);
+void policy_stopping(void);
+void policy_wakeup(struct task_ctx *tctx);
+
+/* Defined in classify.bpf.c; main.bpf.c calls them from its callbacks. */
+void classify_select_cpu(struct task_struct *p);
+void classify_wakeup(struct task_struct *p, struct task_ctx *tctx);
+void classify_running(struct task_struct *p, struct task_ctx *tctx);
+void classify_account(struct task_ctx *tctx, u64 delta_ns);
+void classify_init_task(struct task_struct *p, bool fork);
+void classify_exit_task(struct task_struct *p);
+
+#endif /* __SCX_GAMER_BPF_H */

@@ -1,0 +1,370 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//
+// The userspace half of thread classification (src/bpf/classify.bpf.c does
+// the work): which optional kernel hooks this kernel can take, which
+// processes the command line names as the game, and how class events and
+// per-class counters are read back and shown.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fs;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use log::info;
+
+use crate::bpf_intf;
+
+pub const NR_CLASSES: usize = bpf_intf::gamer_class_GAMER_NR_CLASSES as usize;
+
+/// Class names, in the order of `enum gamer_class` in intf.h.
+pub const CLASS_NAMES: [&str; NR_CLASSES] = ["input", "audio", "compositor", "gpu-submit", "game"];
+
+/// How a class was gained, in the order of `enum gamer_class_via`.
+const VIA_NAMES: [&str; bpf_intf::gamer_class_via_GAMER_NR_VIAS as usize] = [
+    "evdev-read",
+    "hidraw-read",
+    "pcm-period",
+    "audio-server",
+    "drm-atomic",
+    "drm-page-flip",
+    "gpu-ioctl",
+    "game-tgid",
+    "wake-chain",
+];
+
+/// The kernel function a tracing program's section names (`fexit/<fn>`).
+/// libbpf drops the leading `?` of an optional program's section and marks
+/// it not to be loaded instead; either form is accepted.
+pub fn hook_target(section: &str) -> Option<&str> {
+    let section = section.strip_prefix('?').unwrap_or(section);
+    let (kind, target) = section.split_once('/')?;
+    matches!(kind, "fentry" | "fexit" | "kprobe" | "kretprobe").then_some(target)
+}
+
+/// The function names in /proc/kallsyms: the kernel's and those of the
+/// modules loaded now.
+pub fn kernel_functions(kallsyms: &str) -> HashSet<&str> {
+    kallsyms
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (_addr, kind, name) = (f.next()?, f.next()?, f.next()?);
+            matches!(kind, "t" | "T").then_some(name)
+        })
+        .collect()
+}
+
+/// Switch each optional hook (declared `SEC("?fexit/<fn>")`, so not loaded
+/// unless asked) on when its kernel function exists, and leave it off when
+/// not, so a missing driver disables only its own hook. The BPF source is
+/// the only list of hooks. Returns the hooks that are on.
+pub fn enable_optional_hooks(obj: &mut libbpf_rs::OpenObject) -> Result<Vec<String>> {
+    let kallsyms = fs::read_to_string("/proc/kallsyms").context("reading /proc/kallsyms")?;
+    let functions = kernel_functions(&kallsyms);
+    let mut enabled = BTreeSet::new();
+    for mut prog in obj.progs_mut() {
+        if prog.autoload() {
+            continue;
+        }
+        let section = prog.section().to_string_lossy().into_owned();
+        let Some(target) = hook_target(&section) else {
+            continue;
+        };
+        let present = functions.contains(target);
+        prog.set_autoload(present);
+        if present {
+            enabled.insert(target.to_string());
+        } else {
+            info!(
+                "hook {target} ({}): not in this kernel or its loaded modules, left off",
+                prog.name().to_string_lossy()
+            );
+        }
+    }
+    Ok(enabled.into_iter().collect())
+}
+
+/// One process as /proc/<pid>/stat describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcEntry {
+    pub pid: u32,
+    pub ppid: u32,
+    pub comm: String,
+}
+
+/// Parse /proc/<pid>/stat. The name sits in parentheses and may itself hold
+/// spaces and parentheses, so fields are counted from the last ')'.
+pub fn parse_stat(stat: &str) -> Option<ProcEntry> {
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let pid = stat[..open].trim().parse().ok()?;
+    let comm = stat.get(open + 1..close)?.to_string();
+    let mut rest = stat[close + 1..].split_whitespace();
+    let _state = rest.next()?;
+    let ppid = rest.next()?.parse().ok()?;
+    Some(ProcEntry { pid, ppid, comm })
+}
+
+/// Every process now running, read once from `proc_root`.
+pub fn scan_processes(proc_root: &Path) -> Vec<ProcEntry> {
+    let Ok(dir) = fs::read_dir(proc_root) else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| {
+        let e = e.ok()?;
+        e.file_name().to_str()?.parse::<u32>().ok()?;
+        parse_stat(&fs::read_to_string(e.path().join("stat")).ok()?)
+    })
+    .collect()
+}
+
+/// The processes that make up the game: those named by PID, their
+/// descendants, and those whose name is `comm`.
+pub fn game_processes(procs: &[ProcEntry], pids: &[u32], comm: Option<&str>) -> Result<Vec<u32>> {
+    let known: HashSet<u32> = procs.iter().map(|p| p.pid).collect();
+    for pid in pids {
+        if !known.contains(pid) {
+            bail!("--game-pid {pid}: there is no process with that PID");
+        }
+    }
+    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+    for p in procs {
+        children.entry(p.ppid).or_default().push(p.pid);
+    }
+    let mut game: BTreeSet<u32> = BTreeSet::new();
+    let mut todo: Vec<u32> = pids.to_vec();
+    todo.extend(
+        procs
+            .iter()
+            .filter(|p| Some(p.comm.as_str()) == comm)
+            .map(|p| p.pid),
+    );
+    while let Some(pid) = todo.pop() {
+        if game.insert(pid) {
+            todo.extend(children.get(&pid).into_iter().flatten());
+        }
+    }
+    Ok(game.into_iter().collect())
+}
+
+/// The kernel's fixed-size comm field for a name already checked by the CLI.
+pub fn comm_bytes(name: &str) -> [i8; bpf_intf::gamer_consts_GAMER_COMM_LEN as usize] {
+    let mut out = [0i8; bpf_intf::gamer_consts_GAMER_COMM_LEN as usize];
+    let room = out.len() - 1;
+    for (o, b) in out.iter_mut().zip(name.bytes().take(room)) {
+        *o = b as i8;
+    }
+    out
+}
+
+/// A human line for one class event from the BPF side.
+pub fn describe_event(data: &[u8]) -> Option<String> {
+    if data.len() < std::mem::size_of::<bpf_intf::class_event>() {
+        return None;
+    }
+    // SAFETY: the ring buffer record is a struct class_event written by BPF
+    // and at least that long; read_unaligned makes no alignment assumption.
+    let e: bpf_intf::class_event = unsafe { std::ptr::read_unaligned(data.as_ptr().cast()) };
+    let comm: Vec<u8> = e
+        .comm
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
+    let class = CLASS_NAMES.get(e.class_id as usize).unwrap_or(&"?");
+    let via = VIA_NAMES.get(e.via as usize).unwrap_or(&"?");
+    let mut line = format!(
+        "class {class}: tid {} ({}) tgid {} via {via}",
+        e.tid,
+        String::from_utf8_lossy(&comm),
+        e.tgid
+    );
+    if e.waker_tid != 0 {
+        line.push_str(&format!(" from tid {}", e.waker_tid));
+    }
+    Some(line)
+}
+
+const ZERO_COUNTERS: bpf_intf::class_counters = bpf_intf::class_counters {
+    threads: 0,
+    wakeups: 0,
+    cpu_ns: 0,
+};
+
+/// Sum the per-CPU values of the class counters map.
+pub fn sum_class_stats(per_cpu: &[Vec<u8>]) -> [bpf_intf::class_counters; NR_CLASSES] {
+    let mut total = [ZERO_COUNTERS; NR_CLASSES];
+    for bytes in per_cpu {
+        if bytes.len() < std::mem::size_of::<bpf_intf::class_stats>() {
+            continue;
+        }
+        // SAFETY: each per-CPU value is one struct class_stats.
+        let s: bpf_intf::class_stats = unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast()) };
+        for (t, c) in total.iter_mut().zip(s.c.iter()) {
+            t.threads += c.threads;
+            t.wakeups += c.wakeups;
+            t.cpu_ns += c.cpu_ns;
+        }
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_cover_every_enum_value() {
+        assert_eq!(CLASS_NAMES.len(), NR_CLASSES);
+        assert_eq!(
+            CLASS_NAMES[bpf_intf::gamer_class_GAMER_CLASS_GAME as usize],
+            "game"
+        );
+        assert_eq!(
+            VIA_NAMES[bpf_intf::gamer_class_via_GAMER_VIA_WAKE_CHAIN as usize],
+            "wake-chain"
+        );
+    }
+
+    #[test]
+    fn only_function_hooks_have_targets() {
+        assert_eq!(hook_target("?fexit/evdev_read"), Some("evdev_read"));
+        assert_eq!(hook_target("fexit/evdev_read"), Some("evdev_read"));
+        assert_eq!(
+            hook_target("fentry/snd_pcm_period_elapsed_under_stream_lock"),
+            Some("snd_pcm_period_elapsed_under_stream_lock")
+        );
+        assert_eq!(hook_target("tp_btf/sched_process_exec"), None);
+        assert_eq!(hook_target("struct_ops/gamer_enqueue"), None);
+    }
+
+    #[test]
+    fn kallsyms_functions_include_modules_and_skip_data() {
+        let k = "ffffffff81000000 T _stext\n\
+                 ffffffffc0a01230 t evdev_read\t[evdev]\n\
+                 ffffffff82000000 D some_data\n\
+                 ffffffffc0b00000 T snd_pcm_period_elapsed_under_stream_lock\t[snd_pcm]\n";
+        let f = kernel_functions(k);
+        assert!(f.contains("evdev_read"));
+        assert!(f.contains("snd_pcm_period_elapsed_under_stream_lock"));
+        assert!(!f.contains("some_data"));
+    }
+
+    #[test]
+    fn stat_parsing_survives_odd_names() {
+        let e = parse_stat("1234 (Web Content (x)) S 99 1234 1234 0 -1").unwrap();
+        assert_eq!(
+            e,
+            ProcEntry {
+                pid: 1234,
+                ppid: 99,
+                comm: "Web Content (x)".into()
+            }
+        );
+        assert_eq!(parse_stat("garbage"), None);
+    }
+
+    fn tree() -> Vec<ProcEntry> {
+        let p = |pid, ppid, comm: &str| ProcEntry {
+            pid,
+            ppid,
+            comm: comm.into(),
+        };
+        vec![
+            p(1, 0, "init"),
+            p(10, 1, "steam"),
+            p(20, 10, "reaper"),
+            p(30, 20, "wine64-preload"),
+            p(31, 30, "game.exe"),
+            p(40, 1, "cc1"),
+            p(50, 1, "hl2_linux"),
+        ]
+    }
+
+    #[test]
+    fn game_is_the_named_pid_and_its_descendants() {
+        assert_eq!(
+            game_processes(&tree(), &[20], None).unwrap(),
+            vec![20, 30, 31]
+        );
+    }
+
+    #[test]
+    fn game_comm_adds_matching_processes_and_their_children() {
+        assert_eq!(
+            game_processes(&tree(), &[], Some("hl2_linux")).unwrap(),
+            vec![50]
+        );
+        assert_eq!(
+            game_processes(&tree(), &[31], Some("hl2_linux")).unwrap(),
+            vec![31, 50]
+        );
+        assert!(game_processes(&tree(), &[], Some("nothing"))
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn unknown_game_pid_is_an_error_naming_it() {
+        let err = game_processes(&tree(), &[777], None).unwrap_err();
+        assert!(err.to_string().contains("--game-pid 777"), "{err}");
+    }
+
+    #[test]
+    fn comm_bytes_are_nul_terminated() {
+        let b = comm_bytes("hl2_linux");
+        assert_eq!(b[0], b'h' as i8);
+        assert_eq!(b[9], 0);
+        assert_eq!(comm_bytes("exactly15bytes!")[15], 0);
+    }
+
+    #[test]
+    fn events_are_described_with_their_waker() {
+        let mut e = bpf_intf::class_event {
+            ts_ns: 1,
+            tid: 31,
+            tgid: 30,
+            class_id: bpf_intf::gamer_class_GAMER_CLASS_INPUT,
+            via: bpf_intf::gamer_class_via_GAMER_VIA_WAKE_CHAIN,
+            waker_tid: 33,
+            pad: 0,
+            comm: [0; 16],
+        };
+        for (d, s) in e.comm.iter_mut().zip(b"render") {
+            *d = *s as i8;
+        }
+        // SAFETY: viewing a plain C struct as its bytes.
+        let bytes = unsafe {
+            std::slice::from_raw_parts(
+                (&e as *const bpf_intf::class_event).cast::<u8>(),
+                std::mem::size_of_val(&e),
+            )
+        };
+        assert_eq!(
+            describe_event(bytes).unwrap(),
+            "class input: tid 31 (render) tgid 30 via wake-chain from tid 33"
+        );
+        assert_eq!(describe_event(&bytes[..8]), None);
+    }
+
+    #[test]
+    fn class_stats_sum_over_cpus() {
+        let mut one = bpf_intf::class_stats {
+            c: [ZERO_COUNTERS; NR_CLASSES],
+        };
+        one.c[1].threads = 2;
+        one.c[1].cpu_ns = 500;
+        // SAFETY: viewing a plain C struct as its bytes.
+        let bytes = unsafe {
+            std::slice::from_raw_parts(
+                (&one as *const bpf_intf::class_stats).cast::<u8>(),
+                std::mem::size_of_val(&one),
+            )
+        }
+        .to_vec();
+        let total = sum_class_stats(&[bytes.clone(), bytes, vec![0; 3]]);
+        assert_eq!(total[1].threads, 4);
+        assert_eq!(total[1].cpu_ns, 1000);
+        assert_eq!(total[0].wakeups, 0);
+    }
+}

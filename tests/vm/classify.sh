@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Thread classes from real kernel paths, checked by exact thread id:
+#  - input: the thread reading a uinput keyboard through evdev, and the
+#    thread it wakes through an eventfd (a sync chain);
+#  - audio: aplay playing to snd-dummy, woken by PCM period completions;
+#  - game: a process named with --game-pid and the children it forks, and a
+#    process that execs under the --game-comm name;
+#  - negatives: a busy loop doing none of this, and an unprivileged process
+#    that renames itself kwin_wayland, gain no class at all.
+. "$(dirname "$0")/lib.sh"
+dmesg -C
+helpers=$(dirname "$0")/helpers
+log="$VM_WORK"/sched.log
+
+# The hooks attach to the modules present when the scheduler starts.
+modprobe evdev && modprobe uinput && modprobe snd-dummy || fail "modprobe failed"
+[ -e /dev/snd/pcmC0D0p ] || fail "snd-dummy gave no playback device"
+
+# The "game" forks a child every 100 ms and records each child's PID.
+bash -c 'while :; do sleep 0.1 & echo $! >>"$VM_WORK"/game_children; wait; done' &
+game_pid=$!
+bash -c 'while :; do :; done' &
+busy_pid=$!
+setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 -c '
+import ctypes, glob, os
+ctypes.CDLL(None).prctl(15, b"kwin_wayland")
+for dev in glob.glob("/dev/dri/*") + glob.glob("/dev/input/event*") + glob.glob("/dev/snd/*"):
+    try:
+        os.close(os.open(dev, os.O_RDWR))
+    except OSError:
+        pass
+while True:
+    pass
+' &
+renamed_pid=$!
+
+start_scheduler "$log" --log-classes --game-pid "$game_pid" --game-comm fakegame
+wait_attached "$SCHED_PID"
+
+note "input chain on a uinput keyboard"
+/usr/bin/python3 "$helpers/input_chain.py" 3 >"$VM_WORK"/input.out || fail "input helper failed"
+cat "$VM_WORK"/input.out
+reader=$(sed -n 's/^reader_tid=//p' "$VM_WORK"/input.out)
+gamet=$(sed -n 's/^game_tid=//p' "$VM_WORK"/input.out)
+events=$(sed -n 's/^events_read=//p' "$VM_WORK"/input.out)
+[ "${events:-0}" -gt 0 ] || fail "the reader read no input events"
+
+note "audio: aplay on snd-dummy"
+aplay -q -D hw:0,0 -t raw -f S16_LE -c 2 -r 48000 -d 2 /dev/zero &
+aplay_pid=$!
+wait "$aplay_pid" || fail "aplay failed"
+
+note "game: a process exec'd under the --game-comm name"
+cp /bin/sleep "$VM_WORK"/fakegame
+"$VM_WORK"/fakegame 0.5 &
+fakegame_pid=$!
+wait "$fakegame_pid"
+
+sleep 0.5
+stop_scheduler "$log"
+kill "$game_pid" "$busy_pid" "$renamed_pid" 2>/dev/null || true
+grep '^\[INFO\] class' "$log" || true
+
+expect() {
+	grep -qE "$1" "$log" || fail "expected a line matching /$1/ in the scheduler log"
+	echo "ok: $2"
+}
+refute_tid() {
+	if grep -E "class [a-z-]+: tid $1 " "$log"; then
+		fail "$2 (tid $1) was classified"
+	fi
+	echo "ok: $2 (tid $1) has no class"
+}
+
+expect "class input: tid $reader \(.*\) tgid [0-9]+ via evdev-read" "evdev reader $reader is input"
+expect "class input: tid $gamet \(.*\) tgid [0-9]+ via wake-chain from tid $reader" \
+	"thread $gamet woken by the reader is input through the chain"
+expect "class audio: tid $aplay_pid \(aplay\) tgid $aplay_pid via pcm-period" "aplay $aplay_pid is audio"
+expect "class game: tid $game_pid \(bash\) tgid $game_pid via game-tgid" "--game-pid $game_pid is game"
+child=""
+for c in $(cat "$VM_WORK"/game_children); do
+	if grep -qE "class game: tid $c \(.*\) tgid $c via game-tgid" "$log"; then
+		child=$c
+		break
+	fi
+done
+[ -n "$child" ] || fail "none of the processes the game forked was classed game"
+echo "ok: process $child forked by the game is game"
+expect "class game: tid $fakegame_pid \(fakegame\) tgid $fakegame_pid via game-tgid" \
+	"a process exec'd as fakegame is game"
+refute_tid "$busy_pid" "the busy loop"
+refute_tid "$renamed_pid" "the unprivileged process renamed kwin_wayland"
+expect "class input: threads=([2-9]|[1-9][0-9]+) wakeups=[1-9]" "input counters moved"
+expect "class audio: threads=[1-9][0-9]* wakeups=[1-9]" "audio counters moved"
+
+assert_clean_kernel_log
+echo "PASS classify"
