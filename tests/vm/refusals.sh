@@ -14,7 +14,7 @@ expect_refusal() {
 		cat "$VM_WORK"/refusal.log
 		fail "'$*' exited with $rc, expected a refusal"
 	fi
-	grep -qE "$pattern" "$VM_WORK"/refusal.log || {
+	grep -qE -- "$pattern" "$VM_WORK"/refusal.log || {
 		cat "$VM_WORK"/refusal.log
 		fail "'$*' did not say /$pattern/"
 	}
