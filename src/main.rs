@@ -35,10 +35,12 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     // A --game-pid that names no process is bad input: refuse before loading.
-    let procs = classes::scan_processes(std::path::Path::new("/proc"));
-    if let Err(e) = classes::game_processes(&procs, &opts.game_pid, None) {
-        error!("{e:#}");
-        return ExitCode::FAILURE;
+    if !opts.game_pid.is_empty() {
+        let procs = classes::scan_processes(std::path::Path::new("/proc"));
+        if let Err(e) = classes::game_processes(&procs, &opts.game_pid, None) {
+            error!("{e:#}");
+            return ExitCode::FAILURE;
+        }
     }
 
     match run(&opts) {

@@ -113,6 +113,14 @@ static u64 tier_offset(const struct task_ctx *tctx, u64 now)
 	return slice_lag_ns / 2;
 }
 
+/* vruntime, the runtime since the last wakeup, and the tier on top. */
+static u64 deadline_of(const struct task_ctx *tctx, u64 now)
+{
+	u64 dl = tctx->vruntime + tctx->awake_vtime;
+
+	return policy_off ? dl : dl + tier_offset(tctx, now);
+}
+
 /*
  * The virtual deadline @p is queued with. A task that slept is first pulled
  * up to within slice_lag_ns of @vtime_now, which is the starvation bound.
@@ -120,16 +128,12 @@ static u64 tier_offset(const struct task_ctx *tctx, u64 now)
 __hidden u64 task_deadline(struct task_ctx *tctx, u64 vtime_now)
 {
 	u64 vtime_min = vtime_now > slice_lag_ns ? vtime_now - slice_lag_ns : 0;
-	u64 dl;
 
 	if (time_before(tctx->vruntime, vtime_min))
 		tctx->vruntime = vtime_min;
 
-	dl = tctx->vruntime + tctx->awake_vtime;
-	if (!policy_off)
-		dl += tier_offset(tctx, bpf_ktime_get_ns());
-	tctx->deadline = dl;
-	return dl;
+	tctx->deadline = deadline_of(tctx, bpf_ktime_get_ns());
+	return tctx->deadline;
 }
 
 /*
@@ -171,21 +175,21 @@ __hidden void preempt_for(struct task_struct *p, struct task_ctx *tctx)
 __hidden void policy_running(struct task_struct *p, struct task_ctx *tctx)
 {
 	struct cpu_ctx *cctx;
+	u64 now = bpf_ktime_get_ns();
 	u32 zero = 0;
 
 	if (tctx->class_mask & CLASS_BIT(GAMER_CLASS_GAME))
-		last_game_ns = bpf_ktime_get_ns();
+		last_game_ns = now;
 
 	cctx = bpf_map_lookup_elem(&cpu_ctxs, &zero);
 	if (!cctx)
 		return;
 	/*
 	 * Recomputed rather than remembered: a task put straight on an idle
-	 * CPU was never queued with one.
+	 * CPU was never queued with one. The +1 keeps it non-zero, since 0
+	 * means the CPU runs nothing of ours.
 	 */
-	cctx->running_deadline = tctx->vruntime + tctx->awake_vtime + 1;
-	if (!policy_off)
-		cctx->running_deadline += tier_offset(tctx, bpf_ktime_get_ns());
+	cctx->running_deadline = deadline_of(tctx, now) + 1;
 	cctx->running_critical = task_is_critical(tctx);
 }
 
