@@ -5,14 +5,6 @@
 // attached until SIGINT/SIGTERM. When the kernel ends it for a reason it
 // marks as recoverable (a CPU going on- or offline), attach it again.
 
-mod bpf_intf;
-mod bpf_skel;
-mod classes;
-mod cli;
-mod logging;
-mod preflight;
-mod scheduler;
-
 use std::io::IsTerminal;
 use std::mem::MaybeUninit;
 use std::process::ExitCode;
@@ -23,8 +15,9 @@ use log::{error, info};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
-use cli::Opts;
-use scheduler::{Ending, Scheduler};
+use scx_gamer::cli::Opts;
+use scx_gamer::scheduler::{Ending, Scheduler};
+use scx_gamer::{classes, logging, preflight};
 
 fn main() -> ExitCode {
     let opts = Opts::parse();

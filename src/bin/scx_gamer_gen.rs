@@ -10,12 +10,7 @@
 //
 // scripts/install.sh runs it; it is not meant to be installed.
 
-// The scheduler's own flag definitions, compiled into this binary too. That
-// only works while src/cli.rs needs nothing but clap and std. The scheduler's
-// helpers on `Opts` are unused here.
-#[allow(dead_code)]
-#[path = "../cli.rs"]
-mod cli;
+use scx_gamer::cli;
 
 use std::fs;
 use std::io::Write;

@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//
+// scx_gamer as a library: everything the scheduler binary (src/main.rs) is
+// made of, so that the other binaries (the man page generator, the event
+// benchmark) use the very same code rather than copies of it.
+//
+// Where each concern lives:
+// - bpf_intf, bpf_skel: what build.rs generates from src/bpf/.
+// - cli: the flags, their units and ranges.
+// - preflight: refusals before anything is loaded.
+// - scheduler: one attachment of the BPF program, from open to detach.
+// - classes: the thread classes as userspace sees them.
+// - logging: journald-aware log output.
+
+pub mod bpf_intf;
+pub mod bpf_skel;
+pub mod classes;
+pub mod cli;
+pub mod logging;
+pub mod preflight;
+pub mod scheduler;
