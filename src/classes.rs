@@ -158,13 +158,7 @@ pub fn comm_bytes(name: &str) -> [i8; bpf_intf::gamer_consts_GAMER_COMM_LEN as u
 }
 
 /// A human line for one class event from the BPF side.
-pub fn describe_event(data: &[u8]) -> Option<String> {
-    if data.len() < std::mem::size_of::<bpf_intf::class_event>() {
-        return None;
-    }
-    // SAFETY: the ring buffer record is a struct class_event written by BPF
-    // and at least that long; read_unaligned makes no alignment assumption.
-    let e: bpf_intf::class_event = unsafe { std::ptr::read_unaligned(data.as_ptr().cast()) };
+pub fn describe_event(e: &bpf_intf::class_event) -> String {
     let comm: Vec<u8> = e
         .comm
         .iter()
@@ -182,7 +176,7 @@ pub fn describe_event(data: &[u8]) -> Option<String> {
     if e.waker_tid != 0 {
         line.push_str(&format!(" from tid {}", e.waker_tid));
     }
-    Some(line)
+    line
 }
 
 const ZERO_COUNTERS: bpf_intf::class_counters = bpf_intf::class_counters {
@@ -333,18 +327,10 @@ mod tests {
         for (d, s) in e.comm.iter_mut().zip(b"render") {
             *d = *s as i8;
         }
-        // SAFETY: viewing a plain C struct as its bytes.
-        let bytes = unsafe {
-            std::slice::from_raw_parts(
-                (&e as *const bpf_intf::class_event).cast::<u8>(),
-                std::mem::size_of_val(&e),
-            )
-        };
         assert_eq!(
-            describe_event(bytes).unwrap(),
+            describe_event(&e),
             "class input: tid 31 (render) tgid 30 via wake-chain from tid 33"
         );
-        assert_eq!(describe_event(&bytes[..8]), None);
     }
 
     #[test]

@@ -68,6 +68,22 @@ pub struct Opts {
     #[arg(long)]
     pub no_policy: bool,
 
+    /// How long a classified thread (input, audio, compositor, GPU submit,
+    /// game) may wait to run before the wait is reported as a deadline
+    /// miss, in microseconds.
+    #[arg(long, default_value_t = 4_000, value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
+    pub miss_wait_us: u64,
+
+    /// Print input events live, as their handlers read them, with the
+    /// latency from the kernel stamping each to its handler reading it.
+    #[arg(long)]
+    pub watch_input: bool,
+
+    /// Print events of these streams live: input, frame, gpu-submit,
+    /// deadline-miss, exec (comma-separated).
+    #[arg(long, value_name = "STREAMS", value_delimiter = ',', value_parser = parse_stream)]
+    pub watch_events: Vec<String>,
+
     /// Print each thread the first time it is given a class.
     #[arg(long)]
     pub log_classes: bool,
@@ -97,6 +113,34 @@ impl Opts {
 
     pub fn chain_window_ns(&self) -> u64 {
         self.chain_window_us * 1000
+    }
+
+    pub fn miss_wait_ns(&self) -> u64 {
+        self.miss_wait_us * 1000
+    }
+
+    /// The event streams to print live: `--watch-events`, plus input for
+    /// `--watch-input`.
+    pub fn watched_streams(&self) -> Vec<String> {
+        let mut streams = self.watch_events.clone();
+        if self.watch_input && !streams.iter().any(|s| s == "input") {
+            streams.push("input".into());
+        }
+        streams
+    }
+}
+
+/// The event streams `--watch-events` knows, as named in docs/events.md.
+pub const STREAMS: [&str; 5] = ["input", "frame", "gpu-submit", "deadline-miss", "exec"];
+
+fn parse_stream(s: &str) -> Result<String, String> {
+    if STREAMS.contains(&s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "unknown stream '{s}'; the streams are {}",
+            STREAMS.join(", ")
+        ))
     }
 }
 
@@ -203,6 +247,23 @@ mod tests {
                 "{args:?}"
             );
         }
+    }
+
+    #[test]
+    fn watch_flags_name_known_streams() {
+        let o = parse(&["--watch-events", "frame,exec", "--watch-input"]).unwrap();
+        assert_eq!(o.watched_streams(), vec!["frame", "exec", "input"]);
+        let err = parse(&["--watch-events", "frames"]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ValueValidation);
+        assert!(err.to_string().contains("unknown stream 'frames'"), "{err}");
+        assert_eq!(
+            parse(&["--miss-wait-us", "99"]).unwrap_err().kind(),
+            ErrorKind::ValueValidation
+        );
+        assert_eq!(
+            parse(&["--miss-wait-us", "250"]).unwrap().miss_wait_ns(),
+            250_000
+        );
     }
 
     #[test]

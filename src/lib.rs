@@ -11,11 +11,13 @@
 // - scheduler: one attachment of the BPF program, from open to detach.
 // - classes: the thread classes as userspace sees them.
 // - logging: journald-aware log output.
+// - events: the event ringbufs' records and the epoll loop that reads them.
 
 pub mod bpf_intf;
 pub mod bpf_skel;
 pub mod classes;
 pub mod cli;
+pub mod events;
 pub mod logging;
 pub mod preflight;
 pub mod scheduler;

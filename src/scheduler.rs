@@ -5,18 +5,21 @@
 // whether to start another one afterwards.
 
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::AsFd;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use crossbeam_channel::Receiver;
 use libbpf_rs::libbpf_sys;
 use libbpf_rs::skel::OpenSkel;
-use libbpf_rs::{Link, MapCore, MapFlags, OpenObject, RingBufferBuilder};
+use libbpf_rs::{Link, MapCore, MapFlags, OpenObject};
 use log::info;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
 use nix::sys::signalfd::SignalFd;
+use nix::sys::time::TimeSpec;
+use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
 use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open, uei_exited, uei_report};
 use scx_utils::{Topology, UserExitInfo};
 
@@ -24,11 +27,18 @@ use crate::bpf_intf;
 use crate::bpf_skel::{BpfSkel, BpfSkelBuilder};
 use crate::classes;
 use crate::cli::Opts;
+use crate::events::event_loop::{self, EventLoop, LoopCounts};
+use crate::events::records::{self, Event, Kind};
 
-/// How often the loop looks at the exit info while no signal arrives. The
-/// kernel gives no fd to wait on for an ejection, so this bounds how long a
-/// dead scheduler goes unnoticed.
-const EXIT_POLL: Duration = Duration::from_millis(200);
+/// The period of the loop's housekeeping: the clock offset BPF needs, and
+/// the counters.
+const TICK: Duration = Duration::from_secs(1);
+/// Event loop tokens of the fds besides the ringbufs.
+const SIGNAL_TOKEN: u64 = 0;
+const TICK_TOKEN: u64 = 1;
+/// How many events may wait for the printer of `--watch-*` before new ones
+/// are dropped (and counted).
+const WATCH_BACKLOG: usize = 8192;
 
 /// Dispatch counters, named in the order of `enum gamer_stat` in intf.h.
 const STAT_NAMES: [&str; bpf_intf::gamer_stat_NR_GSTATS as usize] = [
@@ -41,6 +51,28 @@ const STAT_NAMES: [&str; bpf_intf::gamer_stat_NR_GSTATS as usize] = [
     "preempt-kick",
 ];
 
+/// The BPF .bss variables userspace writes while the scheduler runs. BPF
+/// reads them concurrently, so they are only ever touched atomically.
+struct SharedVars<'obj> {
+    /// CLOCK_TAI - CLOCK_REALTIME (events.bpf.c).
+    tai_offset: &'obj AtomicU64,
+}
+
+impl<'obj> SharedVars<'obj> {
+    fn take(skel: &mut BpfSkel<'obj>) -> Result<Self> {
+        let bss = skel
+            .maps
+            .bss_data
+            .take()
+            .context("the BPF object has no .bss to share")?;
+        // SAFETY: the .bss is mmapped for as long as the object lives
+        // ('obj), the fields are u64-aligned, and from here on this side
+        // only reaches them through these atomics.
+        let tai_offset = unsafe { AtomicU64::from_ptr(&mut bss.tai_offset_ns) };
+        Ok(SharedVars { tai_offset })
+    }
+}
+
 /// Why an attachment ended.
 pub enum Ending {
     /// SIGINT or SIGTERM: the user wants the scheduler gone.
@@ -51,8 +83,11 @@ pub enum Ending {
 
 pub struct Scheduler<'obj> {
     skel: BpfSkel<'obj>,
+    /// Variables of the BPF .bss that userspace writes while attached.
+    shared: SharedVars<'obj>,
     link: Option<Link>,
-    log_classes: bool,
+    /// The event streams printed live (`--watch-*`, `--log-classes`).
+    watch: Vec<Kind>,
 }
 
 impl<'obj> Scheduler<'obj> {
@@ -78,6 +113,7 @@ impl<'obj> Scheduler<'obj> {
         rodata.input_boost_ns = opts.input_boost_ms * 1_000_000;
         rodata.game_idle_ns = opts.game_idle_ms * 1_000_000;
         rodata.policy_off = opts.no_policy;
+        rodata.miss_wait_ns = opts.miss_wait_ns();
         if let Some(comm) = &opts.game_comm {
             rodata.game_comm = classes::comm_bytes(comm);
             rodata.game_comm_set = true;
@@ -93,6 +129,7 @@ impl<'obj> Scheduler<'obj> {
         }
 
         let mut skel = skel;
+        let shared = SharedVars::take(&mut skel)?;
         let link = scx_ops_attach!(skel, gamer_ops)?;
         info!(
             "scx_gamer attached (slice {} us, lag bound {} us, gaming policy {})",
@@ -100,55 +137,97 @@ impl<'obj> Scheduler<'obj> {
             opts.slice_lag_us,
             if opts.no_policy { "off" } else { "on" }
         );
+        let mut watch: Vec<Kind> = opts
+            .watched_streams()
+            .iter()
+            .filter_map(|s| Kind::from_name(s))
+            .collect();
+        if opts.log_classes {
+            watch.push(Kind::Class);
+        }
         Ok(Scheduler {
             skel,
+            shared,
             link: Some(link),
-            log_classes: opts.log_classes,
+            watch,
         })
     }
 
-    /// Wait until a signal arrives on `signals` or the scheduler is ended by
-    /// the kernel, then detach and say which.
+    /// Serve the event loop until a signal arrives on `signals` or the
+    /// kernel ends the scheduler, then detach and say which.
     pub fn run(&mut self, signals: &SignalFd) -> Result<Ending> {
-        let log_classes = self.log_classes;
-        let mut builder = RingBufferBuilder::new();
-        builder.add(&self.skel.maps.class_events, move |data| {
-            if log_classes {
-                if let Some(line) = classes::describe_event(data) {
-                    info!("{line}");
-                }
-            }
-            0
-        })?;
-        let class_events = builder.build().context("setting up the class event ring")?;
-        // SAFETY: the epoll fd belongs to `class_events`, which outlives the
-        // loop below.
-        let events_fd = unsafe { BorrowedFd::borrow_raw(class_events.epoll_fd()) };
+        use libbpf_rs::skel::Skel;
+        let maps: Vec<(Kind, libbpf_rs::Map)> = self
+            .skel
+            .object()
+            .maps()
+            .filter_map(|m| ring_kind(&m.name().to_string_lossy()).map(|k| (k, m)))
+            .collect();
+        let rings: Vec<(Kind, &dyn MapCore)> =
+            maps.iter().map(|(k, m)| (*k, m as &dyn MapCore)).collect();
 
-        let signal = loop {
+        let mut printers = Vec::new();
+        let mut consumers = Vec::new();
+        if !self.watch.is_empty() {
+            let (c, rx) = event_loop::consumer("watch", &self.watch, WATCH_BACKLOG);
+            consumers.push(c);
+            printers.push(std::thread::spawn(move || print_events(rx)));
+        }
+        let mut events = EventLoop::new(&rings, consumers)?;
+        events.add_fd(signals.as_fd(), SIGNAL_TOKEN)?;
+        let tick = TimerFd::new(
+            ClockId::CLOCK_MONOTONIC,
+            TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
+        )
+        .context("creating the tick timer")?;
+        tick.set(
+            Expiration::Interval(TimeSpec::from_duration(TICK)),
+            TimerSetTimeFlags::empty(),
+        )
+        .context("arming the tick timer")?;
+        events.add_fd(tick.as_fd(), TICK_TOKEN)?;
+        self.update_tai_offset();
+
+        let signal = 'serve: loop {
             if uei_exited!(&self.skel, uei) {
                 break None;
             }
-            let mut fds = [
-                PollFd::new(signals.as_fd(), PollFlags::POLLIN),
-                PollFd::new(events_fd, PollFlags::POLLIN),
-            ];
-            let timeout = PollTimeout::try_from(EXIT_POLL).unwrap_or(PollTimeout::MAX);
-            match poll(&mut fds, timeout) {
-                Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
-                Ok(_) => {}
-                Err(e) => return Err(e).context("waiting for signals"),
-            }
-            class_events.consume().context("reading class events")?;
-            if let Some(info) = signals.read_signal().context("reading signalfd")? {
-                let sig = Signal::try_from(info.ssi_signo as i32).unwrap_or(Signal::SIGTERM);
-                info!("{sig} received, detaching");
-                break Some(sig);
+            let mut ready = [0u64; 4];
+            let n = {
+                let tokens = events.wait()?;
+                let n = tokens.len().min(ready.len());
+                ready[..n].copy_from_slice(&tokens[..n]);
+                n
+            };
+            for token in &ready[..n] {
+                events.count_syscall();
+                match *token {
+                    SIGNAL_TOKEN => {
+                        if let Some(info) = signals.read_signal().context("reading signalfd")? {
+                            let sig =
+                                Signal::try_from(info.ssi_signo as i32).unwrap_or(Signal::SIGTERM);
+                            info!("{sig} received, detaching");
+                            break 'serve Some(sig);
+                        }
+                    }
+                    TICK_TOKEN => {
+                        let mut buf = [0u8; 8];
+                        let _ = nix::unistd::read(&tick, &mut buf);
+                        self.update_tai_offset();
+                    }
+                    _ => {}
+                }
             }
         };
 
-        class_events.consume().context("reading class events")?;
-        drop(class_events);
+        events.drain()?;
+        self.log_event_counts(&events.counts());
+        // Closing the channels ends the printer threads once they have
+        // printed what was sent.
+        drop(events);
+        for p in printers {
+            let _ = p.join();
+        }
         self.log_dispatch_counts();
         self.log_class_counts();
         // Dropping the link detaches; the kernel then records why it ended.
@@ -158,6 +237,51 @@ impl<'obj> Scheduler<'obj> {
             Some(_) => Ending::Signal,
             None => Ending::Exited(exit),
         })
+    }
+
+    /// evdev stamps events in CLOCK_REALTIME by default and BPF can only
+    /// read CLOCK_TAI, so keep the BPF side told of the difference. It
+    /// changes only with a leap second or when the TAI offset is first set.
+    fn update_tai_offset(&self) {
+        self.shared
+            .tai_offset
+            .store(tai_offset_ns(), Ordering::Relaxed);
+    }
+
+    /// Records dropped by the BPF side because a ringbuf was full, summed
+    /// over CPUs, in `enum gamer_ring` order.
+    pub fn ring_drops(&self) -> Result<Vec<u64>> {
+        (0..bpf_intf::gamer_ring_GAMER_NR_RINGS)
+            .map(|ring| {
+                let per_cpu = self
+                    .skel
+                    .maps
+                    .ring_drops
+                    .lookup_percpu(&ring.to_ne_bytes(), MapFlags::ANY)
+                    .context("reading the ringbuf drop counters")?
+                    .unwrap_or_default();
+                Ok(per_cpu.iter().map(|v| read_u64(v)).sum())
+            })
+            .collect()
+    }
+
+    fn log_event_counts(&self, counts: &LoopCounts) {
+        let drops = self.ring_drops().unwrap_or_default();
+        let line: Vec<String> = Kind::ALL
+            .iter()
+            .map(|k| {
+                let dropped = drops.get(k.ring() as usize).copied().unwrap_or(0);
+                format!(
+                    "{}={} (dropped {dropped})",
+                    k.name(),
+                    counts.events[*k as usize]
+                )
+            })
+            .collect();
+        info!("events: {}", line.join(" "));
+        for c in &counts.channels {
+            info!("channel {}: sent={} dropped={}", c.name, c.sent, c.dropped);
+        }
     }
 
     /// The dispatch counters summed over all CPUs, in `enum gamer_stat`
@@ -249,6 +373,51 @@ fn register_game(skel: &BpfSkel<'_>, opts: &Opts) -> Result<()> {
     Ok(())
 }
 
+/// Which stream a ringbuf map carries, from its name in events.bpf.c and
+/// classify.bpf.c; `None` for maps that are not ringbufs.
+fn ring_kind(map_name: &str) -> Option<Kind> {
+    match map_name {
+        "frame_events" => Some(Kind::Frame),
+        "gpu_events" => Some(Kind::GpuSubmit),
+        "miss_events" => Some(Kind::DeadlineMiss),
+        "proc_events" => Some(Kind::Proc),
+        "class_events" => Some(Kind::Class),
+        n if n.starts_with("input_ring_") => Some(Kind::Input),
+        _ => None,
+    }
+}
+
+/// The printer thread of `--watch-*`: events on stdout, one line each;
+/// class assignments (`--log-classes`) in the log.
+fn print_events(rx: Receiver<Event>) {
+    use std::io::Write;
+    let stdout = std::io::stdout();
+    for event in rx {
+        let line = records::describe(&event);
+        if matches!(event, Event::Class(_)) {
+            info!("{line}");
+        } else if writeln!(stdout.lock(), "{line}").is_err() {
+            // stdout is gone (a closed pipe): nothing left to print to.
+            return;
+        }
+    }
+}
+
+/// CLOCK_TAI - CLOCK_REALTIME in ns, rounded to whole seconds as it is
+/// defined (the offset is a whole number of leap seconds).
+fn tai_offset_ns() -> u64 {
+    use nix::time::{clock_gettime, ClockId};
+    let (Ok(tai), Ok(real)) = (
+        clock_gettime(ClockId::CLOCK_TAI),
+        clock_gettime(ClockId::CLOCK_REALTIME),
+    ) else {
+        return 0;
+    };
+    let diff = Duration::from(tai).as_nanos() as i128 - Duration::from(real).as_nanos() as i128;
+    let secs = (diff + 500_000_000).div_euclid(1_000_000_000);
+    (secs.max(0) as u64) * 1_000_000_000
+}
+
 fn read_u64(bytes: &[u8]) -> u64 {
     bytes
         .get(..8)
@@ -328,6 +497,18 @@ mod tests {
             STAT_NAMES[bpf_intf::gamer_stat_GSTAT_CPU_RELEASE as usize],
             "cpu-release"
         );
+    }
+
+    #[test]
+    fn ring_maps_are_recognised_by_name() {
+        assert_eq!(ring_kind("input_ring_15"), Some(Kind::Input));
+        assert_eq!(ring_kind("proc_events"), Some(Kind::Proc));
+        assert_eq!(ring_kind("game_tgids"), None);
+    }
+
+    #[test]
+    fn tai_offset_is_whole_seconds() {
+        assert_eq!(tai_offset_ns() % 1_000_000_000, 0);
     }
 
     #[test]

@@ -56,6 +56,21 @@ struct tgid_map {
 };
 struct tgid_map game_tgids SEC(".maps");
 struct tgid_map compositor_tgids SEC(".maps");
+/* Audio servers (PipeWire, PulseAudio, JACK), registered by userspace. */
+struct tgid_map audio_tgids SEC(".maps");
+
+/*
+ * Bumped on every change to the TGID maps above, by BPF or by userspace
+ * (which writes it through the mmapped .bss after updating a map). A
+ * thread looks its process up again only when it moved, which spares the
+ * hash lookups on almost every context switch.
+ */
+u64 proc_gen = 1;
+
+static void proc_maps_changed(void)
+{
+	__sync_fetch_and_add(&proc_gen, 1);
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -135,7 +150,38 @@ static void mark_current_process(struct tgid_map *map, u32 via)
 {
 	u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
+	if (bpf_map_lookup_elem(map, &tgid))
+		return;
 	bpf_map_update_elem(map, &tgid, &via, BPF_ANY);
+	proc_maps_changed();
+}
+
+/* Whether a process is in one of the per-process class maps. */
+__hidden bool classify_knows_process(u32 tgid)
+{
+	return bpf_map_lookup_elem(&game_tgids, &tgid) ||
+	       bpf_map_lookup_elem(&compositor_tgids, &tgid) ||
+	       bpf_map_lookup_elem(&audio_tgids, &tgid);
+}
+
+/* The per-process classes of @tgid, noting in @tctx how each was given. */
+static u32 process_classes(struct task_ctx *tctx, u32 tgid)
+{
+	u32 mask = 0, *via;
+
+	if ((via = bpf_map_lookup_elem(&compositor_tgids, &tgid))) {
+		mask |= CLASS_BIT(GAMER_CLASS_COMPOSITOR);
+		tctx->via[GAMER_CLASS_COMPOSITOR] = *via;
+	}
+	if ((via = bpf_map_lookup_elem(&game_tgids, &tgid))) {
+		mask |= CLASS_BIT(GAMER_CLASS_GAME);
+		tctx->via[GAMER_CLASS_GAME] = *via;
+	}
+	if ((via = bpf_map_lookup_elem(&audio_tgids, &tgid))) {
+		mask |= CLASS_BIT(GAMER_CLASS_AUDIO);
+		tctx->via[GAMER_CLASS_AUDIO] = *via;
+	}
+	return mask;
 }
 
 static bool recent(u64 at, u64 now)
@@ -148,8 +194,10 @@ static void send_class_event(struct task_struct *p, struct task_ctx *tctx, u32 c
 	struct class_event *e;
 
 	e = bpf_ringbuf_reserve(&class_events, sizeof(*e), 0);
-	if (!e)
+	if (!e) {
+		events_drop(GAMER_RING_CLASS);
 		return;
+	}
 	e->ts_ns = now;
 	e->tid = p->pid;
 	e->tgid = p->tgid;
@@ -169,8 +217,8 @@ static void send_class_event(struct task_struct *p, struct task_ctx *tctx, u32 c
 __hidden void classify_running(struct task_struct *p, struct task_ctx *tctx)
 {
 	struct class_stats *stats;
-	u32 mask = 0, tgid = p->tgid, *via, fresh;
-	u64 now = bpf_ktime_get_ns();
+	u32 mask = 0, fresh;
+	u64 now = bpf_ktime_get_ns(), gen = proc_gen;
 	int c;
 
 	if (recent(tctx->input_at, now))
@@ -179,14 +227,11 @@ __hidden void classify_running(struct task_struct *p, struct task_ctx *tctx)
 		mask |= CLASS_BIT(GAMER_CLASS_AUDIO);
 	if (recent(tctx->gpu_at, now))
 		mask |= CLASS_BIT(GAMER_CLASS_GPU_SUBMIT);
-	if ((via = bpf_map_lookup_elem(&compositor_tgids, &tgid))) {
-		mask |= CLASS_BIT(GAMER_CLASS_COMPOSITOR);
-		tctx->via[GAMER_CLASS_COMPOSITOR] = *via;
+	if (tctx->proc_gen != gen) {
+		tctx->proc_mask = process_classes(tctx, p->tgid);
+		tctx->proc_gen = gen;
 	}
-	if ((via = bpf_map_lookup_elem(&game_tgids, &tgid))) {
-		mask |= CLASS_BIT(GAMER_CLASS_GAME);
-		tctx->via[GAMER_CLASS_GAME] = *via;
-	}
+	mask |= tctx->proc_mask;
 
 	/* Inherited classes fill in only what the thread does not hold itself. */
 	if (tctx->chain_mask && time_before(now, tctx->chain_until)) {
@@ -300,8 +345,10 @@ __hidden void classify_init_task(struct task_struct *p, bool fork)
 	if (!fork || p->pid != p->tgid)
 		return;
 	parent_tgid = bpf_get_current_pid_tgid() >> 32;
-	if (bpf_map_lookup_elem(&game_tgids, &parent_tgid))
+	if (bpf_map_lookup_elem(&game_tgids, &parent_tgid)) {
 		bpf_map_update_elem(&game_tgids, &tgid, &via, BPF_ANY);
+		proc_maps_changed();
+	}
 }
 
 /* A process's classes end with its leader. */
@@ -309,10 +356,12 @@ __hidden void classify_exit_task(struct task_struct *p)
 {
 	u32 tgid = p->tgid;
 
-	if (p->pid != p->tgid)
+	if (p->pid != p->tgid || !classify_knows_process(tgid))
 		return;
 	bpf_map_delete_elem(&game_tgids, &tgid);
 	bpf_map_delete_elem(&compositor_tgids, &tgid);
+	bpf_map_delete_elem(&audio_tgids, &tgid);
+	proc_maps_changed();
 }
 
 /*
@@ -321,10 +370,12 @@ __hidden void classify_exit_task(struct task_struct *p)
  * controllers directly.
  */
 SEC("?fexit/evdev_read")
-int BPF_PROG(input_evdev_read, void *file, void *buf, size_t count, void *ppos, long ret)
+int BPF_PROG(input_evdev_read, struct file *file, void *buf, size_t count, void *ppos, long ret)
 {
-	if (ret > 0)
-		mark_current(GAMER_CLASS_INPUT, GAMER_VIA_EVDEV_READ);
+	if (ret <= 0)
+		return 0;
+	mark_current(GAMER_CLASS_INPUT, GAMER_VIA_EVDEV_READ);
+	events_input_read(file, buf, ret);
 	return 0;
 }
 
@@ -376,44 +427,63 @@ int BPF_PROG(compositor_atomic, void *dev, void *data, void *file_priv, int ret)
 {
 	u32 flags = 0;
 
-	if (ret)
+	/* Only a refusal for being busy says something about frames. */
+	if (ret && ret != -EBUSY)
 		return 0;
 	/* struct drm_mode_atomic starts with its flags (uapi, stable). */
 	if (bpf_probe_read_kernel(&flags, sizeof(flags), data) || (flags & DRM_ATOMIC_TEST_ONLY))
 		return 0;
-	mark_current_process(&compositor_tgids, GAMER_VIA_DRM_ATOMIC);
+	if (!ret)
+		mark_current_process(&compositor_tgids, GAMER_VIA_DRM_ATOMIC);
+	events_frame(task_ctx(bpf_get_current_task_btf()), ret);
 	return 0;
 }
 
 SEC("?fexit/drm_mode_page_flip_ioctl")
 int BPF_PROG(compositor_page_flip, void *dev, void *data, void *file_priv, int ret)
 {
+	if (ret && ret != -EBUSY)
+		return 0;
 	if (!ret)
 		mark_current_process(&compositor_tgids, GAMER_VIA_DRM_PAGE_FLIP);
+	events_frame(task_ctx(bpf_get_current_task_btf()), ret);
 	return 0;
+}
+
+/* A successful GPU submit by the current thread, through @driver. */
+static void gpu_submitted(u32 driver, u32 kind)
+{
+	mark_current(GAMER_CLASS_GPU_SUBMIT, GAMER_VIA_GPU_IOCTL);
+	events_gpu_submit(task_ctx(bpf_get_current_task_btf()), driver, kind);
 }
 
 /*
  * GPU submit: the submit ioctl of each driver, counted when it succeeds.
  * They all share the DRM ioctl signature (device, data, file) -> int.
  */
-#define GPU_SUBMIT_HOOK(fn)							\
+#define GPU_SUBMIT_HOOK(fn, driver, kind)					\
 SEC("?fexit/" #fn)								\
 int BPF_PROG(gpu_##fn, void *dev, void *data, void *file, int ret)		\
 {										\
 	if (!ret)								\
-		mark_current(GAMER_CLASS_GPU_SUBMIT, GAMER_VIA_GPU_IOCTL);	\
+		gpu_submitted(driver, kind);					\
 	return 0;								\
 }
 
-GPU_SUBMIT_HOOK(amdgpu_cs_ioctl)
-GPU_SUBMIT_HOOK(i915_gem_execbuffer2_ioctl)
-GPU_SUBMIT_HOOK(xe_exec_ioctl)
-GPU_SUBMIT_HOOK(nouveau_gem_ioctl_pushbuf)
-GPU_SUBMIT_HOOK(virtio_gpu_execbuffer_ioctl)
-GPU_SUBMIT_HOOK(msm_ioctl_gem_submit)
-GPU_SUBMIT_HOOK(panfrost_ioctl_submit)
-GPU_SUBMIT_HOOK(panthor_ioctl_group_submit)
+GPU_SUBMIT_HOOK(amdgpu_cs_ioctl, GAMER_GPU_AMDGPU, GAMER_SUBMIT_COMMANDS)
+GPU_SUBMIT_HOOK(i915_gem_execbuffer2_ioctl, GAMER_GPU_I915, GAMER_SUBMIT_COMMANDS)
+GPU_SUBMIT_HOOK(xe_exec_ioctl, GAMER_GPU_XE, GAMER_SUBMIT_COMMANDS)
+GPU_SUBMIT_HOOK(nouveau_gem_ioctl_pushbuf, GAMER_GPU_NOUVEAU, GAMER_SUBMIT_COMMANDS)
+GPU_SUBMIT_HOOK(virtio_gpu_execbuffer_ioctl, GAMER_GPU_VIRTIO, GAMER_SUBMIT_COMMANDS)
+GPU_SUBMIT_HOOK(msm_ioctl_gem_submit, GAMER_GPU_MSM, GAMER_SUBMIT_COMMANDS)
+GPU_SUBMIT_HOOK(panfrost_ioctl_submit, GAMER_GPU_PANFROST, GAMER_SUBMIT_COMMANDS)
+GPU_SUBMIT_HOOK(panthor_ioctl_group_submit, GAMER_GPU_PANTHOR, GAMER_SUBMIT_COMMANDS)
+/*
+ * vgem, the virtual GEM driver of software rendering and of DRM's own
+ * tests, has no command stream: attaching a fence to a buffer is how its
+ * users submit work that others wait on.
+ */
+GPU_SUBMIT_HOOK(vgem_fence_attach_ioctl, GAMER_GPU_VGEM, GAMER_SUBMIT_FENCE)
 
 /*
  * NVIDIA's proprietary driver queues work in memory it maps into the process,
@@ -425,7 +495,7 @@ SEC("?fexit/nvidia_unlocked_ioctl")
 int BPF_PROG(gpu_nvidia_unlocked_ioctl, void *file, unsigned int cmd, unsigned long arg, long ret)
 {
 	if (!ret)
-		mark_current(GAMER_CLASS_GPU_SUBMIT, GAMER_VIA_GPU_IOCTL);
+		gpu_submitted(GAMER_GPU_NVIDIA, GAMER_SUBMIT_DRIVER_IOCTL);
 	return 0;
 }
 
@@ -450,5 +520,6 @@ int BPF_PROG(game_exec, struct task_struct *p, pid_t old_pid, void *bprm)
 	}
 	tgid = p->tgid;
 	bpf_map_update_elem(&game_tgids, &tgid, &via, BPF_ANY);
+	proc_maps_changed();
 	return 0;
 }

@@ -41,6 +41,21 @@ struct task_ctx {
 	u64 input_at;
 	u64 audio_at;
 	u64 gpu_at;
+	/* When its latest GPU submit returned. */
+	u64 last_submit_ns;
+
+	/*
+	 * The per-process classes (compositor, game, audio server) as of
+	 * process-map generation proc_gen; looked up again only when a process
+	 * map changed since.
+	 */
+	u64 proc_gen;
+	u32 proc_mask;
+
+	/* When it last became runnable, or 0 once it runs. */
+	u64 runnable_at;
+	/* When it last woke up. */
+	u64 woke_at;
 };
 
 /* Defined in main.bpf.c. */
@@ -63,5 +78,18 @@ void classify_running(struct task_struct *p, struct task_ctx *tctx);
 void classify_account(struct task_ctx *tctx, u64 delta_ns);
 void classify_init_task(struct task_struct *p, bool fork);
 void classify_exit_task(struct task_struct *p);
+bool classify_knows_process(u32 tgid);
+
+/* Defined in events.bpf.c: every ringbuf record is made there. */
+void events_input_read(struct file *file, const void *ubuf, long nbytes);
+void events_frame(struct task_ctx *tctx, int ret);
+void events_gpu_submit(struct task_ctx *tctx, u32 driver, u32 kind);
+void events_runnable(struct task_ctx *tctx, bool wakeup);
+void events_running(struct task_struct *p, struct task_ctx *tctx);
+void events_proc(struct task_struct *p, u32 kind, const char *filename);
+void events_drop(enum gamer_ring ring);
+
+/* Defined in procs.bpf.c. */
+void procs_fork(struct task_struct *p);
 
 #endif /* __SCX_GAMER_BPF_H */

@@ -9,6 +9,7 @@
 
 #ifndef __VMLINUX_H__
 typedef unsigned char u8;
+typedef unsigned short u16;
 typedef unsigned int u32;
 typedef int s32;
 typedef unsigned long long u64;
@@ -22,6 +23,23 @@ enum gamer_consts {
 	GAMER_COMM_LEN		= 16,
 	/* How many processes each TGID map (game, compositor, audio) holds. */
 	GAMER_MAX_TGIDS		= 4096,
+	/*
+	 * Input events go to one of this many ringbufs, picked by CPU id, so
+	 * CPUs reporting input at the same time do not contend on one lock.
+	 */
+	GAMER_NR_INPUT_RINGS	= 16,
+	/* Size of each event ringbuf, in bytes (a power of two, >= a page). */
+	GAMER_RING_BYTES	= 64 * 1024,
+	/*
+	 * A producer wakes the consumer only once this much is waiting; below
+	 * it the consumer drains on its own short timer. A burst of events
+	 * therefore costs one wakeup, not one per event.
+	 */
+	GAMER_RING_WAKE_BYTES	= 32 * 1024,
+	/* At most this many input events are reported per read() of a device. */
+	GAMER_MAX_INPUT_PER_READ = 64,
+	/* How many bytes of an exec'd file name an exec event carries. */
+	GAMER_PATH_LEN		= 128,
 };
 
 /*
@@ -86,6 +104,151 @@ struct class_event {
 	u32 waker_tid;
 	u32 pad;
 	char comm[GAMER_COMM_LEN];
+};
+
+/*
+ * The event ringbufs, in the order their drop counters are kept (one u64
+ * per ring and CPU, in the ring_drops map).
+ */
+enum gamer_ring {
+	/* The GAMER_NR_INPUT_RINGS input ringbufs share one drop counter. */
+	GAMER_RING_INPUT,
+	GAMER_RING_FRAME,
+	GAMER_RING_GPU_SUBMIT,
+	GAMER_RING_DEADLINE_MISS,
+	GAMER_RING_PROC,
+	GAMER_RING_CLASS,
+	GAMER_NR_RINGS,
+};
+
+/*
+ * An input event, reported when a reader's read() of an evdev device
+ * returned it: the moment the handler got it.
+ */
+struct input_event_rec {
+	/* When the read returned, CLOCK_MONOTONIC ns. */
+	u64 ts_ns;
+	/* From the kernel stamping the event to the handler getting it, ns. */
+	u64 latency_ns;
+	/* The reading thread, and the CPU it read on. */
+	u32 tid;
+	u32 cpu;
+	/* The device: N of /dev/input/eventN. */
+	u32 device;
+	/* As in struct input_event (linux/input.h). */
+	u16 type;
+	u16 code;
+	s32 value;
+	u32 pad;
+};
+
+/* A frame put on the display by a compositor (a DRM commit or flip). */
+struct frame_event {
+	/* When the commit returned, CLOCK_MONOTONIC ns. */
+	u64 ts_ns;
+	/* Since this process's previous frame; 0 for its first. */
+	u64 interval_ns;
+	/* From the latest GPU submit by any thread to this commit; 0 if none yet. */
+	u64 submit_to_present_ns;
+	/* From the committing thread waking up to its commit returning. */
+	u64 compositor_latency_ns;
+	u32 tgid;
+	u32 tid;
+	/* Commits refused as busy (-EBUSY: the previous flip still pending)
+	 * since this process's previous frame: frames that did not make it. */
+	u32 dropped;
+	/* 1 when the interval is over 1.5 times this process's average. */
+	u32 vsync_missed;
+};
+
+/* Which driver a GPU submit went through. */
+enum gamer_gpu_driver {
+	GAMER_GPU_AMDGPU,
+	GAMER_GPU_I915,
+	GAMER_GPU_XE,
+	GAMER_GPU_NOUVEAU,
+	GAMER_GPU_VIRTIO,
+	GAMER_GPU_MSM,
+	GAMER_GPU_PANFROST,
+	GAMER_GPU_PANTHOR,
+	GAMER_GPU_NVIDIA,
+	GAMER_GPU_VGEM,
+	GAMER_NR_GPU_DRIVERS,
+};
+
+/* What kind of submit it was. */
+enum gamer_submit_kind {
+	/* A command stream or batch buffer for the GPU to run. */
+	GAMER_SUBMIT_COMMANDS,
+	/* A fence attached to a buffer: work whose completion others wait on. */
+	GAMER_SUBMIT_FENCE,
+	/* A driver ioctl of a driver that submits without one (NVIDIA). */
+	GAMER_SUBMIT_DRIVER_IOCTL,
+};
+
+struct gpu_submit_event {
+	/* When the submit ioctl returned, CLOCK_MONOTONIC ns. */
+	u64 ts_ns;
+	/* Since this thread's previous submit; 0 for its first. */
+	u64 interval_ns;
+	u32 tid;
+	u32 tgid;
+	/* enum gamer_gpu_driver */
+	u32 driver;
+	/* enum gamer_submit_kind */
+	u32 kind;
+};
+
+/*
+ * A classified thread waited longer to run than its class allows: from
+ * becoming runnable (a wakeup, or losing its CPU while still runnable) to
+ * running.
+ */
+struct deadline_miss_event {
+	u64 ts_ns;
+	/* The longest wait its class allows, and the wait it had, ns. */
+	u64 expected_ns;
+	u64 actual_ns;
+	/* actual_ns - expected_ns */
+	u64 miss_ns;
+	u32 tid;
+	u32 tgid;
+	/* The class mask (1 << enum gamer_class) it held. */
+	u32 class_mask;
+	/* The CPU it finally ran on. */
+	u32 cpu;
+	char comm[GAMER_COMM_LEN];
+};
+
+enum gamer_proc_kind {
+	GAMER_PROC_EXEC,
+	GAMER_PROC_EXIT,
+};
+
+/*
+ * A process of interest started a new program, or ended. The kernel sends
+ * only candidates: Wine loaders, .exe images, known launchers and wrappers,
+ * anything under a process userspace asked to watch, and the exits of the
+ * processes it was told about.
+ */
+struct gamer_proc_event {
+	u64 ts_ns;
+	/* enum gamer_proc_kind */
+	u32 kind;
+	u32 tgid;
+	u32 ppid;
+	u32 uid;
+	char comm[GAMER_COMM_LEN];
+	/* For an exec: the file name as passed to exec, cut to fit. */
+	char filename[GAMER_PATH_LEN];
+};
+
+/* What a watched process's descendants are, in the proc_tgids map. */
+enum gamer_proc_flag {
+	/* Report the execs in this process's subtree (a launcher or wrapper). */
+	GAMER_PROC_WATCH	= 1,
+	/* An exec of it was reported: report its exit too. */
+	GAMER_PROC_REPORTED	= 2,
 };
 
 /*

@@ -228,7 +228,10 @@ void BPF_STRUCT_OPS(gamer_runnable, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx = task_ctx(p);
 
-	if (!tctx || !(enq_flags & SCX_ENQ_WAKEUP))
+	if (!tctx)
+		return;
+	events_runnable(tctx, enq_flags & SCX_ENQ_WAKEUP);
+	if (!(enq_flags & SCX_ENQ_WAKEUP))
 		return;
 
 	/* A fresh wakeup: the run since the last one no longer counts. */
@@ -250,6 +253,7 @@ void BPF_STRUCT_OPS(gamer_running, struct task_struct *p)
 
 	classify_running(p, tctx);
 	policy_running(p, tctx);
+	events_running(p, tctx);
 }
 
 void BPF_STRUCT_OPS(gamer_stopping, struct task_struct *p, bool runnable)
@@ -259,6 +263,10 @@ void BPF_STRUCT_OPS(gamer_stopping, struct task_struct *p, bool runnable)
 
 	if (!tctx || !tctx->exec_start)
 		return;
+
+	/* Still runnable: it waits again from now on. */
+	if (runnable)
+		events_runnable(tctx, false);
 
 	now = scx_bpf_now();
 	policy_stopping();
@@ -302,6 +310,8 @@ s32 BPF_STRUCT_OPS(gamer_init_task, struct task_struct *p, struct scx_init_task_
 	if (!bpf_task_storage_get(&task_ctx_stor, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE))
 		return -ENOMEM;
 	classify_init_task(p, args->fork);
+	if (args->fork && p->pid == p->tgid)
+		procs_fork(p);
 	return 0;
 }
 

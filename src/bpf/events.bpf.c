@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The event streams userspace reads (docs/events.md): input events as their
+ * handlers read them, frames put on the display, GPU submits, deadline
+ * misses of classified threads, and the process events launch detection
+ * needs. Every ringbuf lives here, and so does every record that goes into
+ * one; the hooks elsewhere call the events_*() functions below.
+ *
+ * Wakeups are batched. A producer wakes the consumer only when a ringbuf
+ * holds GAMER_RING_WAKE_BYTES or more; below that the consumer drains on a
+ * short timer of its own. A burst of events thus costs the consumer one
+ * wakeup, and a steady trickle (an 8 kHz mouse) costs it only its timer.
+ * Process events are the exception: they are rare, and launch detection
+ * has a latency bound, so each one wakes the consumer.
+ *
+ * A record that does not fit is dropped and counted in ring_drops, which
+ * userspace reports: the producers never wait.
+ */
+#include <scx/common.bpf.h>
+#include "gamer.bpf.h"
+
+/*
+ * How long a classified thread may wait to run before it counts as a
+ * deadline miss. sched_ext has no high-resolution tick, so a wait of up to a
+ * tick can happen even when everything works; longer means the policy
+ * failed it.
+ */
+const volatile u64 miss_wait_ns = 4ULL * 1000 * 1000;
+
+/*
+ * CLOCK_TAI minus CLOCK_REALTIME, kept current by userspace: evdev stamps
+ * events in CLOCK_REALTIME unless the reader asked for another clock, and
+ * BPF can read TAI but not REALTIME.
+ */
+u64 tai_offset_ns;
+
+struct input_ring {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, GAMER_RING_BYTES);
+};
+
+struct input_ring input_ring_0 SEC(".maps"), input_ring_1 SEC(".maps"),
+	input_ring_2 SEC(".maps"), input_ring_3 SEC(".maps"),
+	input_ring_4 SEC(".maps"), input_ring_5 SEC(".maps"),
+	input_ring_6 SEC(".maps"), input_ring_7 SEC(".maps"),
+	input_ring_8 SEC(".maps"), input_ring_9 SEC(".maps"),
+	input_ring_10 SEC(".maps"), input_ring_11 SEC(".maps"),
+	input_ring_12 SEC(".maps"), input_ring_13 SEC(".maps"),
+	input_ring_14 SEC(".maps"), input_ring_15 SEC(".maps");
+
+/* The input ringbuf of CPU n is input_rings[n % GAMER_NR_INPUT_RINGS]. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, GAMER_NR_INPUT_RINGS);
+	__type(key, u32);
+	__array(values, struct input_ring);
+} input_rings SEC(".maps") = {
+	.values = {
+		&input_ring_0, &input_ring_1, &input_ring_2, &input_ring_3,
+		&input_ring_4, &input_ring_5, &input_ring_6, &input_ring_7,
+		&input_ring_8, &input_ring_9, &input_ring_10, &input_ring_11,
+		&input_ring_12, &input_ring_13, &input_ring_14, &input_ring_15,
+	},
+};
+
+struct event_ring {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, GAMER_RING_BYTES);
+};
+struct event_ring frame_events SEC(".maps");
+struct event_ring gpu_events SEC(".maps");
+struct event_ring miss_events SEC(".maps");
+struct event_ring proc_events SEC(".maps");
+
+/* Records dropped because their ringbuf was full, per enum gamer_ring. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, GAMER_NR_RINGS);
+	__type(key, u32);
+	__type(value, u64);
+} ring_drops SEC(".maps");
+
+/* Per compositor process: what a frame event needs from the previous one. */
+struct frame_state {
+	u64 last_ns;
+	/* Average frame interval, weighting the newest an eighth. */
+	u64 avg_interval_ns;
+	u32 busy_since_last;
+	u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 64);
+	__type(key, u32);
+	__type(value, struct frame_state);
+} frame_states SEC(".maps");
+
+/* The latest successful GPU submit by anyone. */
+static u64 last_submit_ns;
+
+__hidden void events_drop(enum gamer_ring ring)
+{
+	u32 key = ring;
+	u64 *cnt = bpf_map_lookup_elem(&ring_drops, &key);
+
+	if (cnt)
+		(*cnt)++;
+}
+
+/* Batched wakeups: see the top of this file. */
+static u64 wake_flag(void *ring)
+{
+	return bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) >= GAMER_RING_WAKE_BYTES ?
+		BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
+/*
+ * The latency of an event stamped @stamp_ns in whichever clock the reader
+ * chose (CLOCK_REALTIME by default, CLOCK_MONOTONIC or CLOCK_BOOTTIME with
+ * EVIOCSCLOCKID). The clocks are seconds to decades apart, so the one
+ * closest behind now is the reader's.
+ */
+static u64 event_latency(u64 stamp_ns)
+{
+	u64 now[3], best = (u64)-1;
+	int i;
+
+	now[0] = bpf_ktime_get_ns();
+	now[1] = bpf_ktime_get_boot_ns();
+	now[2] = bpf_ktime_get_tai_ns() - tai_offset_ns;
+	for (i = 0; i < 3; i++)
+		if (now[i] >= stamp_ns && now[i] - stamp_ns < best)
+			best = now[i] - stamp_ns;
+	return best;
+}
+
+/* The layout of struct input_event for a 64-bit reader (linux/input.h). */
+struct input_event_user {
+	u64 sec;
+	u64 usec;
+	u16 type;
+	u16 code;
+	s32 value;
+};
+
+/* x86's marker of a 32-bit task inside a syscall (asm/thread_info.h). */
+#define TS_COMPAT	0x0002
+
+/*
+ * A read() of evdev device @file returned @nbytes of events into @ubuf:
+ * report each, with how long it took from the kernel stamping it to now.
+ */
+__hidden void events_input_read(struct file *file, const void *ubuf, long nbytes)
+{
+	struct task_struct *cur = bpf_get_current_task_btf();
+	struct input_event_user ev;
+	struct input_event_rec *rec;
+	u32 idx, cpu = bpf_get_smp_processor_id(), device, n;
+	u64 now = bpf_ktime_get_ns();
+	void *ring;
+	int i;
+
+	/* 32-bit readers get a smaller struct input_event; not decoded here. */
+	if (cur->thread_info.status & TS_COMPAT)
+		return;
+	idx = cpu % GAMER_NR_INPUT_RINGS;
+	ring = bpf_map_lookup_elem(&input_rings, &idx);
+	if (!ring)
+		return;
+	/* eventN has minor 64 + N (INPUT_MINOR base of evdev). */
+	device = (BPF_CORE_READ(file, f_inode, i_rdev) & 0xfffff) - 64;
+	n = nbytes / sizeof(ev);
+
+	bpf_for(i, 0, GAMER_MAX_INPUT_PER_READ) {
+		if (i >= n)
+			break;
+		if (bpf_probe_read_user(&ev, sizeof(ev), ubuf + i * sizeof(ev)))
+			break;
+		rec = bpf_ringbuf_reserve(ring, sizeof(*rec), 0);
+		if (!rec) {
+			events_drop(GAMER_RING_INPUT);
+			continue;
+		}
+		rec->ts_ns = now;
+		rec->latency_ns = event_latency(ev.sec * 1000000000ULL + ev.usec * 1000);
+		rec->tid = cur->pid;
+		rec->cpu = cpu;
+		rec->device = device;
+		rec->type = ev.type;
+		rec->code = ev.code;
+		rec->value = ev.value;
+		rec->pad = 0;
+		bpf_ringbuf_submit(rec, wake_flag(ring));
+	}
+}
+
+/*
+ * The current thread of a compositor committed a frame (@ret == 0), or was
+ * told the display is still busy with the previous one (-EBUSY).
+ */
+__hidden void events_frame(struct task_ctx *tctx, int ret)
+{
+	struct task_struct *cur = bpf_get_current_task_btf();
+	struct frame_state *st, fresh = {};
+	struct frame_event *e;
+	u32 tgid = cur->tgid;
+	u64 now = bpf_ktime_get_ns(), interval;
+
+	st = bpf_map_lookup_elem(&frame_states, &tgid);
+	if (!st) {
+		bpf_map_update_elem(&frame_states, &tgid, &fresh, BPF_NOEXIST);
+		st = bpf_map_lookup_elem(&frame_states, &tgid);
+		if (!st)
+			return;
+	}
+	if (ret == -EBUSY) {
+		st->busy_since_last++;
+		return;
+	}
+	if (ret)
+		return;
+
+	interval = st->last_ns ? now - st->last_ns : 0;
+	e = bpf_ringbuf_reserve(&frame_events, sizeof(*e), 0);
+	if (!e) {
+		events_drop(GAMER_RING_FRAME);
+	} else {
+		e->ts_ns = now;
+		e->interval_ns = interval;
+		e->submit_to_present_ns = last_submit_ns ? now - last_submit_ns : 0;
+		e->compositor_latency_ns = tctx && tctx->woke_at ? now - tctx->woke_at : 0;
+		e->tgid = tgid;
+		e->tid = cur->pid;
+		e->dropped = st->busy_since_last;
+		e->vsync_missed = st->avg_interval_ns && interval * 2 > st->avg_interval_ns * 3;
+		bpf_ringbuf_submit(e, wake_flag(&frame_events));
+	}
+
+	if (interval)
+		st->avg_interval_ns = st->avg_interval_ns ?
+			(st->avg_interval_ns * 7 + interval) / 8 : interval;
+	st->last_ns = now;
+	st->busy_since_last = 0;
+}
+
+/* The current thread's GPU submit through @driver succeeded. */
+__hidden void events_gpu_submit(struct task_ctx *tctx, u32 driver, u32 kind)
+{
+	struct task_struct *cur = bpf_get_current_task_btf();
+	struct gpu_submit_event *e;
+	u64 now = bpf_ktime_get_ns();
+
+	last_submit_ns = now;
+	e = bpf_ringbuf_reserve(&gpu_events, sizeof(*e), 0);
+	if (!e) {
+		events_drop(GAMER_RING_GPU_SUBMIT);
+	} else {
+		e->ts_ns = now;
+		e->interval_ns = tctx && tctx->last_submit_ns ? now - tctx->last_submit_ns : 0;
+		e->tid = cur->pid;
+		e->tgid = cur->tgid;
+		e->driver = driver;
+		e->kind = kind;
+		bpf_ringbuf_submit(e, wake_flag(&gpu_events));
+	}
+	if (tctx)
+		tctx->last_submit_ns = now;
+}
+
+/* @tctx's task became runnable: a wakeup, or it lost its CPU still runnable. */
+__hidden void events_runnable(struct task_ctx *tctx, bool wakeup)
+{
+	u64 now = bpf_ktime_get_ns();
+
+	tctx->runnable_at = now;
+	if (wakeup)
+		tctx->woke_at = now;
+}
+
+/* @p starts running: if it is classified and waited too long, say so. */
+__hidden void events_running(struct task_struct *p, struct task_ctx *tctx)
+{
+	struct deadline_miss_event *e;
+	u64 now, wait;
+
+	if (!tctx->runnable_at)
+		return;
+	now = bpf_ktime_get_ns();
+	wait = now - tctx->runnable_at;
+	tctx->runnable_at = 0;
+	if (!tctx->class_mask || wait <= miss_wait_ns)
+		return;
+
+	e = bpf_ringbuf_reserve(&miss_events, sizeof(*e), 0);
+	if (!e) {
+		events_drop(GAMER_RING_DEADLINE_MISS);
+		return;
+	}
+	e->ts_ns = now;
+	e->expected_ns = miss_wait_ns;
+	e->actual_ns = wait;
+	e->miss_ns = wait - miss_wait_ns;
+	e->tid = p->pid;
+	e->tgid = p->tgid;
+	e->class_mask = tctx->class_mask;
+	e->cpu = bpf_get_smp_processor_id();
+	__builtin_memcpy(e->comm, p->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, wake_flag(&miss_events));
+}
+
+/* Report an exec or exit of @p. */
+__hidden void events_proc(struct task_struct *p, u32 kind, const char *filename)
+{
+	struct gamer_proc_event *e;
+
+	e = bpf_ringbuf_reserve(&proc_events, sizeof(*e), 0);
+	if (!e) {
+		events_drop(GAMER_RING_PROC);
+		return;
+	}
+	e->ts_ns = bpf_ktime_get_ns();
+	e->kind = kind;
+	e->tgid = p->tgid;
+	e->ppid = BPF_CORE_READ(p, real_parent, tgid);
+	e->uid = BPF_CORE_READ(p, cred, uid.val);
+	__builtin_memcpy(e->comm, p->comm, sizeof(e->comm));
+	e->filename[0] = 0;
+	if (filename)
+		bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), filename);
+	/* Rare, and launch detection has a latency bound: wake at once. */
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+}

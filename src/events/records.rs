@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//
+// The records the BPF side puts in its ringbufs (defined in intf.h, turned
+// into Rust by bindgen), read out of ringbuf memory by value and carried to
+// the consumers as one `Event`. Copying a record out is the only work done
+// per event; nothing here allocates.
+
+use std::mem::size_of;
+
+use crate::bpf_intf as intf;
+
+pub type InputEvent = intf::input_event_rec;
+pub type FrameEvent = intf::frame_event;
+pub type GpuSubmitEvent = intf::gpu_submit_event;
+pub type DeadlineMissEvent = intf::deadline_miss_event;
+pub type ProcEvent = intf::gamer_proc_event;
+pub type ClassEvent = intf::class_event;
+
+/// Which stream a record came from; also the index of its counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Input,
+    Frame,
+    GpuSubmit,
+    DeadlineMiss,
+    Proc,
+    Class,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 6] = [
+        Kind::Input,
+        Kind::Frame,
+        Kind::GpuSubmit,
+        Kind::DeadlineMiss,
+        Kind::Proc,
+        Kind::Class,
+    ];
+
+    /// The name used in stats, logs and `--watch-events`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Input => "input",
+            Kind::Frame => "frame",
+            Kind::GpuSubmit => "gpu-submit",
+            Kind::DeadlineMiss => "deadline-miss",
+            Kind::Proc => "exec",
+            Kind::Class => "class",
+        }
+    }
+
+    /// Where the BPF side counts this stream's drops (`enum gamer_ring`).
+    pub fn ring(self) -> u32 {
+        match self {
+            Kind::Input => intf::gamer_ring_GAMER_RING_INPUT,
+            Kind::Frame => intf::gamer_ring_GAMER_RING_FRAME,
+            Kind::GpuSubmit => intf::gamer_ring_GAMER_RING_GPU_SUBMIT,
+            Kind::DeadlineMiss => intf::gamer_ring_GAMER_RING_DEADLINE_MISS,
+            Kind::Proc => intf::gamer_ring_GAMER_RING_PROC,
+            Kind::Class => intf::gamer_ring_GAMER_RING_CLASS,
+        }
+    }
+
+    /// A bit for masks of kinds.
+    pub fn bit(self) -> u32 {
+        1 << (self as u32)
+    }
+
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+/// One record from any stream.
+#[derive(Clone, Copy, Debug)]
+pub enum Event {
+    Input(InputEvent),
+    Frame(FrameEvent),
+    GpuSubmit(GpuSubmitEvent),
+    DeadlineMiss(DeadlineMissEvent),
+    Proc(ProcEvent),
+    Class(ClassEvent),
+}
+
+impl Event {
+    /// Read a record of stream `kind` from ringbuf bytes; `None` when the
+    /// record is shorter than its type (a layout mismatch, never expected).
+    pub fn parse(kind: Kind, data: &[u8]) -> Option<Event> {
+        Some(match kind {
+            Kind::Input => Event::Input(read(data)?),
+            Kind::Frame => Event::Frame(read(data)?),
+            Kind::GpuSubmit => Event::GpuSubmit(read(data)?),
+            Kind::DeadlineMiss => Event::DeadlineMiss(read(data)?),
+            Kind::Proc => Event::Proc(read(data)?),
+            Kind::Class => Event::Class(read(data)?),
+        })
+    }
+
+    pub fn kind(&self) -> Kind {
+        match self {
+            Event::Input(_) => Kind::Input,
+            Event::Frame(_) => Kind::Frame,
+            Event::GpuSubmit(_) => Kind::GpuSubmit,
+            Event::DeadlineMiss(_) => Kind::DeadlineMiss,
+            Event::Proc(_) => Kind::Proc,
+            Event::Class(_) => Kind::Class,
+        }
+    }
+}
+
+/// Copy a plain C record out of `data`. The types are bindgen's, made of
+/// integers and byte arrays only, so every bit pattern is a valid value.
+fn read<T: Copy>(data: &[u8]) -> Option<T> {
+    if data.len() < size_of::<T>() {
+        return None;
+    }
+    // SAFETY: the length is checked above, read_unaligned needs no
+    // alignment, and T is a plain-old-data record (see above).
+    Some(unsafe { std::ptr::read_unaligned(data.as_ptr().cast::<T>()) })
+}
+
+/// A NUL-padded C string as text.
+pub fn c_str(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+fn c_chars(chars: &[std::os::raw::c_char]) -> String {
+    let bytes: Vec<u8> = chars.iter().map(|&c| c as u8).collect();
+    c_str(&bytes)
+}
+
+pub fn gpu_driver_name(driver: u32) -> &'static str {
+    const NAMES: [&str; intf::gamer_gpu_driver_GAMER_NR_GPU_DRIVERS as usize] = [
+        "amdgpu",
+        "i915",
+        "xe",
+        "nouveau",
+        "virtio-gpu",
+        "msm",
+        "panfrost",
+        "panthor",
+        "nvidia",
+        "vgem",
+    ];
+    NAMES.get(driver as usize).copied().unwrap_or("unknown")
+}
+
+pub fn submit_kind_name(kind: u32) -> &'static str {
+    match kind {
+        intf::gamer_submit_kind_GAMER_SUBMIT_COMMANDS => "commands",
+        intf::gamer_submit_kind_GAMER_SUBMIT_FENCE => "fence",
+        intf::gamer_submit_kind_GAMER_SUBMIT_DRIVER_IOCTL => "driver-ioctl",
+        _ => "unknown",
+    }
+}
+
+/// The names of the classes in a class mask, joined with '+'.
+pub fn class_mask_names(mask: u32) -> String {
+    let names: Vec<&str> = crate::classes::CLASS_NAMES
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| mask & (1 << i) != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join("+")
+    }
+}
+
+fn us(ns: u64) -> f64 {
+    ns as f64 / 1000.0
+}
+
+/// One line per event, for `--watch-input` / `--watch-events`. Times are
+/// CLOCK_MONOTONIC seconds, as the kernel stamps them.
+pub fn describe(event: &Event) -> String {
+    match event {
+        Event::Input(e) => format!(
+            "{:.6} input event{} type={} code={} value={} tid={} cpu={} latency={:.1}us",
+            e.ts_ns as f64 / 1e9,
+            e.device,
+            e.type_,
+            e.code,
+            e.value,
+            e.tid,
+            e.cpu,
+            us(e.latency_ns)
+        ),
+        Event::Frame(e) => format!(
+            "{:.6} frame tgid={} tid={} interval={:.1}us submit-to-present={:.1}us \
+             compositor-latency={:.1}us dropped={} vsync-missed={}",
+            e.ts_ns as f64 / 1e9,
+            e.tgid,
+            e.tid,
+            us(e.interval_ns),
+            us(e.submit_to_present_ns),
+            us(e.compositor_latency_ns),
+            e.dropped,
+            e.vsync_missed
+        ),
+        Event::GpuSubmit(e) => format!(
+            "{:.6} gpu-submit tid={} tgid={} driver={} kind={} interval={:.1}us",
+            e.ts_ns as f64 / 1e9,
+            e.tid,
+            e.tgid,
+            gpu_driver_name(e.driver),
+            submit_kind_name(e.kind),
+            us(e.interval_ns)
+        ),
+        Event::DeadlineMiss(e) => format!(
+            "{:.6} deadline-miss tid={} tgid={} comm={} class={} expected={:.1}us actual={:.1}us \
+             miss={:.1}us cpu={}",
+            e.ts_ns as f64 / 1e9,
+            e.tid,
+            e.tgid,
+            c_chars(&e.comm),
+            class_mask_names(e.class_mask),
+            us(e.expected_ns),
+            us(e.actual_ns),
+            us(e.miss_ns),
+            e.cpu
+        ),
+        Event::Proc(e) => format!(
+            "{:.6} {} pid={} ppid={} uid={} comm={} file={}",
+            e.ts_ns as f64 / 1e9,
+            if e.kind == intf::gamer_proc_kind_GAMER_PROC_EXIT {
+                "exit"
+            } else {
+                "exec"
+            },
+            e.tgid,
+            e.ppid,
+            e.uid,
+            c_chars(&e.comm),
+            c_chars(&e.filename)
+        ),
+        Event::Class(e) => crate::classes::describe_event(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bytes_of<T: Copy>(v: &T) -> Vec<u8> {
+        // SAFETY: reading the bytes of a plain C record.
+        unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), size_of::<T>()).to_vec() }
+    }
+
+    #[test]
+    fn parse_reads_a_record_back_and_refuses_short_data() {
+        let e = InputEvent {
+            ts_ns: 7,
+            latency_ns: 1500,
+            tid: 42,
+            cpu: 1,
+            device: 3,
+            type_: 1,
+            code: 30,
+            value: 1,
+            pad: 0,
+        };
+        let data = bytes_of(&e);
+        match Event::parse(Kind::Input, &data) {
+            Some(Event::Input(back)) => {
+                assert_eq!(
+                    (back.tid, back.code, back.value, back.latency_ns),
+                    (42, 30, 1, 1500)
+                )
+            }
+            other => panic!("parsed {other:?}"),
+        }
+        assert!(Event::parse(Kind::Input, &data[..data.len() - 1]).is_none());
+        // A record is read wherever it starts: ringbuf data is 8-aligned,
+        // but nothing here relies on it.
+        let mut shifted = vec![0u8];
+        shifted.extend_from_slice(&data);
+        assert!(matches!(
+            Event::parse(Kind::Input, &shifted[1..]),
+            Some(Event::Input(_))
+        ));
+    }
+
+    #[test]
+    fn describe_names_the_fields_a_reader_looks_for() {
+        let e = InputEvent {
+            ts_ns: 2_000_000_000,
+            latency_ns: 2500,
+            tid: 9,
+            cpu: 0,
+            device: 4,
+            type_: 1,
+            code: 30,
+            value: 1,
+            pad: 0,
+        };
+        let line = describe(&Event::Input(e));
+        assert!(
+            line.contains("input event4 type=1 code=30 value=1 tid=9"),
+            "{line}"
+        );
+        assert!(line.ends_with("latency=2.5us"), "{line}");
+    }
+
+    #[test]
+    fn names_cover_every_value() {
+        assert_eq!(
+            gpu_driver_name(intf::gamer_gpu_driver_GAMER_GPU_VGEM),
+            "vgem"
+        );
+        assert_eq!(gpu_driver_name(99), "unknown");
+        assert_eq!(class_mask_names(0), "none");
+        assert_eq!(class_mask_names(0b10001), "input+game");
+        for k in Kind::ALL {
+            assert_eq!(Kind::from_name(k.name()), Some(k));
+        }
+        // Every stream --watch-events accepts is one the loop knows.
+        for name in crate::cli::STREAMS {
+            assert!(Kind::from_name(name).is_some(), "{name}");
+        }
+    }
+
+    #[test]
+    fn c_str_stops_at_nul() {
+        assert_eq!(c_str(b"Game.exe\0\0junk"), "Game.exe");
+        assert_eq!(c_str(b"full"), "full");
+    }
+}

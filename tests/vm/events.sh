@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# vm-qemu-opts: -device virtio-gpu-pci
+# The event streams reach userspace from real kernel paths, each checked by
+# the exact thread or process that caused it (`--watch-events` prints them):
+#  - input: events typed on a uinput keyboard, as the evdev reader got them,
+#    with their type, code and value and a plausible latency;
+#  - frame: atomic commits on virtio-gpu's display, one event per frame;
+#  - gpu-submit: fence submits through vgem, naming the submitting thread,
+#    which is also classed gpu-submit;
+#  - deadline-miss: a game thread starved on purpose by a real-time hog on
+#    its CPU;
+#  - exec: a .exe exec'd and exiting.
+. "$(dirname "$0")/lib.sh"
+dmesg -C
+helpers=$(dirname "$0")/helpers
+log="$VM_WORK"/sched.log
+cd "$VM_WORK"
+
+# virtio-gpu first: the commit helper drives /dev/dri/card0.
+modprobe evdev && modprobe uinput && modprobe virtio-gpu || fail "modprobe failed"
+for _ in $(seq 1 40); do [ -e /dev/dri/card0 ] && break; sleep 0.25; done
+modprobe vgem || fail "modprobe vgem failed"
+
+start_scheduler "$log" --watch-events input,frame,gpu-submit,deadline-miss,exec \
+	--log-classes --game-comm victim
+wait_attached "$SCHED_PID"
+grep -q 'class hooks on:.*vgem_fence_attach_ioctl' "$log" || fail "the vgem submit hook is not on"
+
+note "input: a uinput keyboard read through evdev"
+/usr/bin/python3 "$helpers/input_chain.py" 2 >input.out || fail "input helper failed"
+reader=$(sed -n 's/^reader_tid=//p' input.out)
+[ -n "$reader" ] || fail "the input helper printed no reader tid"
+
+note "frames: atomic commits on virtio-gpu"
+/usr/bin/python3 "$helpers/drm_commit.py" 20 >commit.out || fail "drm_commit.py failed"
+comp=$(sed -n 's/^pid=//p' commit.out)
+
+note "gpu-submit: fences through vgem"
+/usr/bin/python3 "$helpers/vgem_submit.py" 20 >vgem.out || fail "vgem_submit.py failed"
+submitter=$(sed -n 's/^tid=//p' vgem.out)
+[ "$(sed -n 's/^submits=//p' vgem.out)" = 20 ] || fail "not all 20 vgem submits succeeded"
+
+note "deadline-miss: a game thread behind a real-time hog on CPU 1"
+cp /bin/bash victim
+taskset -c 1 ./victim -c 'while :; do :; done' &
+victim=$!
+sleep 1
+chrt -f 50 taskset -c 1 /usr/bin/python3 -c '
+import time
+end = time.monotonic() + 0.5
+while time.monotonic() < end:
+    pass'
+sleep 0.5
+kill "$victim"
+
+note "exec: a Windows program starting and ending"
+cp /bin/true Game.exe
+./Game.exe &
+exe_pid=$!
+wait "$exe_pid"
+
+sleep 1
+stop_scheduler "$log"
+
+count() { grep -cE "$1" "$log" || true; }
+expect_at_least() {
+	local n
+	n=$(count "$2")
+	[ "$n" -ge "$1" ] || fail "expected >= $1 lines matching /$2/, got $n"
+	echo "ok: $3 ($n events)"
+}
+
+# Each key press is a key event and a SYN; the reader reads them all.
+expect_at_least 20 "input event[0-9]+ type=1 code=30 value=1 tid=$reader " \
+	"key presses reached userspace from reader $reader"
+expect_at_least 20 "input event[0-9]+ type=0 code=0 value=0 tid=$reader " "SYN reports too"
+lat=$(grep -E "input event[0-9]+ .* tid=$reader " "$log" | sed -n 's/.*latency=\([0-9.]*\)us$/\1/p' | sort -n)
+max=$(echo "$lat" | tail -1)
+min=$(echo "$lat" | head -1)
+echo "input latency: min ${min}us max ${max}us"
+awk -v a="$min" -v b="$max" 'BEGIN { exit !(a > 0 && b < 1000000) }' ||
+	fail "input latencies ${min}..${max}us are not plausible (0 < latency < 1 s)"
+
+expect_at_least 20 "frame tgid=$comp tid=$comp interval=" "20 frames from compositor $comp"
+expect_at_least 19 "frame tgid=$comp tid=$comp interval=[1-9][0-9.]*us" "all but the first carry an interval"
+
+expect_at_least 20 "gpu-submit tid=$submitter tgid=[0-9]+ driver=vgem kind=fence" \
+	"20 vgem submits from thread $submitter"
+grep -qE "class gpu-submit: tid $submitter \(.*\) tgid [0-9]+ via gpu-ioctl" "$log" ||
+	fail "vgem submitter $submitter was not classed gpu-submit"
+echo "ok: vgem submitter $submitter is classed gpu-submit"
+
+miss=$(grep -E "deadline-miss tid=$victim tgid=$victim comm=victim class=[a-z+-]*game" "$log" |
+	sed -n 's/.* actual=\([0-9.]*\)us .*/\1/p' | sort -n | tail -1)
+[ -n "$miss" ] || fail "no deadline-miss event named the starved thread $victim"
+awk -v m="$miss" 'BEGIN { exit !(m >= 300000) }' || fail "the starved thread's longest wait is ${miss}us, expected >= 300 ms"
+echo "ok: starved thread $victim reported, waited ${miss}us"
+
+expect_at_least 1 "exec pid=$exe_pid ppid=[0-9]+ uid=0 comm=Game.exe file=.*/Game.exe" "exec of Game.exe"
+expect_at_least 1 "exit pid=$exe_pid " "exit of Game.exe"
+
+grep -E '^\[INFO\] (events|channel)' "$log"
+grep -qE 'channel watch: sent=[1-9][0-9]* dropped=0' "$log" || fail "the watch channel dropped events"
+assert_clean_kernel_log
+echo "PASS events"
