@@ -3,7 +3,8 @@
 // Build the BPF side: compile src/bpf/*.bpf.c, link them into one object
 // and generate the skeleton that src/bpf_skel.rs includes, and turn
 // src/bpf/intf.h into the Rust types that src/bpf_intf.rs includes. intf.h
-// is the only definition of anything shared.
+// is the only definition of anything shared. Also builds the separate
+// producer object of the event benchmark.
 
 fn main() {
     scx_cargo::BpfBuilder::new()
@@ -16,4 +17,12 @@ fn main() {
         .add_source("src/bpf/procs.bpf.c")
         .compile_link_gen()
         .expect("building the BPF scheduler");
+
+    // The event benchmark's producer: a separate object, never loaded by
+    // the scheduler.
+    scx_cargo::BpfBuilder::new()
+        .expect("BPF build environment")
+        .enable_skel("src/bpf/eventbench.bpf.c", "eventbench")
+        .build()
+        .expect("building the event benchmark's BPF producer");
 }

@@ -220,7 +220,7 @@ impl<'obj> Scheduler<'obj> {
             }
         };
 
-        events.drain()?;
+        events.drain();
         self.log_event_counts(&events.counts());
         // Closing the channels ends the printer threads once they have
         // printed what was sent.

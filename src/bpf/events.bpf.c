@@ -34,34 +34,7 @@ const volatile u64 miss_wait_ns = 4ULL * 1000 * 1000;
  */
 u64 tai_offset_ns;
 
-struct input_ring {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, GAMER_RING_BYTES);
-};
-
-struct input_ring input_ring_0 SEC(".maps"), input_ring_1 SEC(".maps"),
-	input_ring_2 SEC(".maps"), input_ring_3 SEC(".maps"),
-	input_ring_4 SEC(".maps"), input_ring_5 SEC(".maps"),
-	input_ring_6 SEC(".maps"), input_ring_7 SEC(".maps"),
-	input_ring_8 SEC(".maps"), input_ring_9 SEC(".maps"),
-	input_ring_10 SEC(".maps"), input_ring_11 SEC(".maps"),
-	input_ring_12 SEC(".maps"), input_ring_13 SEC(".maps"),
-	input_ring_14 SEC(".maps"), input_ring_15 SEC(".maps");
-
-/* The input ringbuf of CPU n is input_rings[n % GAMER_NR_INPUT_RINGS]. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, GAMER_NR_INPUT_RINGS);
-	__type(key, u32);
-	__array(values, struct input_ring);
-} input_rings SEC(".maps") = {
-	.values = {
-		&input_ring_0, &input_ring_1, &input_ring_2, &input_ring_3,
-		&input_ring_4, &input_ring_5, &input_ring_6, &input_ring_7,
-		&input_ring_8, &input_ring_9, &input_ring_10, &input_ring_11,
-		&input_ring_12, &input_ring_13, &input_ring_14, &input_ring_15,
-	},
-};
+#include "rings.bpf.h"
 
 struct event_ring {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -71,14 +44,6 @@ struct event_ring frame_events SEC(".maps");
 struct event_ring gpu_events SEC(".maps");
 struct event_ring miss_events SEC(".maps");
 struct event_ring proc_events SEC(".maps");
-
-/* Records dropped because their ringbuf was full, per enum gamer_ring. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, GAMER_NR_RINGS);
-	__type(key, u32);
-	__type(value, u64);
-} ring_drops SEC(".maps");
 
 /* Per compositor process: what a frame event needs from the previous one. */
 struct frame_state {
@@ -101,18 +66,7 @@ static u64 last_submit_ns;
 
 __hidden void events_drop(enum gamer_ring ring)
 {
-	u32 key = ring;
-	u64 *cnt = bpf_map_lookup_elem(&ring_drops, &key);
-
-	if (cnt)
-		(*cnt)++;
-}
-
-/* Batched wakeups: see the top of this file. */
-static u64 wake_flag(void *ring)
-{
-	return bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) >= GAMER_RING_WAKE_BYTES ?
-		BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	ring_drop(ring);
 }
 
 /*
@@ -156,7 +110,7 @@ __hidden void events_input_read(struct file *file, const void *ubuf, long nbytes
 	struct task_struct *cur = bpf_get_current_task_btf();
 	struct input_event_user ev;
 	struct input_event_rec *rec;
-	u32 idx, cpu = bpf_get_smp_processor_id(), device, n;
+	u32 cpu = bpf_get_smp_processor_id(), device, n;
 	u64 now = bpf_ktime_get_ns();
 	void *ring;
 	int i;
@@ -164,8 +118,7 @@ __hidden void events_input_read(struct file *file, const void *ubuf, long nbytes
 	/* 32-bit readers get a smaller struct input_event; not decoded here. */
 	if (cur->thread_info.status & TS_COMPAT)
 		return;
-	idx = cpu % GAMER_NR_INPUT_RINGS;
-	ring = bpf_map_lookup_elem(&input_rings, &idx);
+	ring = input_ring_of(cpu);
 	if (!ring)
 		return;
 	/* eventN has minor 64 + N (INPUT_MINOR base of evdev). */

@@ -243,6 +243,17 @@ struct gamer_proc_event {
 	char filename[GAMER_PATH_LEN];
 };
 
+/*
+ * The context the event benchmark's producer (eventbench.bpf.c) gets from
+ * BPF_PROG_TEST_RUN.
+ */
+struct eventbench_args {
+	/* How many records to write in this run. */
+	u32 count;
+	/* Numbered across runs, so the consumer can check none went missing. */
+	u32 first_seq;
+};
+
 /* What a watched process's descendants are, in the proc_tgids map. */
 enum gamer_proc_flag {
 	/* Report the execs in this process's subtree (a launcher or wrapper). */

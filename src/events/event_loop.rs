@@ -4,8 +4,8 @@
 // whatever other fds the owner adds (signalfd, timerfd, inotify), served by
 // the one thread that calls `wait`.
 //
-// Ringbufs are drained through libbpf, which reads their mmapped pages
-// directly: draining makes no syscall. Records go out to consumers over
+// Ringbufs are read straight from their mmapped pages (ring.rs): draining
+// makes no syscall. Records go out to consumers over
 // bounded channels with `try_send`, so a slow consumer costs its own events
 // (counted as drops), never the loop's time. In steady state the only
 // syscall is epoll_wait itself, which the loop counts.
@@ -15,18 +15,17 @@
 // adapts: short while events flow, growing while none come, so an idle
 // desktop costs a few wakeups a second.
 
-use std::cell::{Cell, RefCell};
 use std::os::fd::BorrowedFd;
-use std::rc::Rc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
-use libbpf_rs::{MapCore, RingBuffer, RingBufferBuilder};
+use libbpf_rs::MapCore;
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 
 use super::records::{Event, Kind};
+use super::ring::Ring;
 
 /// The drain timeout while events keep coming: how stale an event can be
 /// when a consumer gets it, at rates too low to fill half a ringbuf.
@@ -44,8 +43,8 @@ pub struct Consumer {
     name: &'static str,
     kinds: u32,
     tx: Sender<Event>,
-    sent: Cell<u64>,
-    dropped: Cell<u64>,
+    sent: u64,
+    dropped: u64,
 }
 
 /// A consumer taking `kinds`, with room for `capacity` events in flight,
@@ -61,8 +60,8 @@ pub fn consumer(
         name,
         kinds,
         tx,
-        sent: Cell::new(0),
-        dropped: Cell::new(0),
+        sent: 0,
+        dropped: 0,
     };
     (c, rx)
 }
@@ -91,77 +90,72 @@ pub struct LoopCounts {
     pub wakeups: u64,
 }
 
-/// Shared between the ringbuf callbacks and the loop.
+/// Where records go once read: counted, then offered to each consumer.
+#[derive(Default)]
 struct Dispatch {
-    events: [Cell<u64>; Kind::ALL.len()],
-    malformed: Cell<u64>,
-    consumers: RefCell<Vec<Consumer>>,
+    events: [u64; Kind::ALL.len()],
+    malformed: u64,
+    consumers: Vec<Consumer>,
 }
 
 impl Dispatch {
-    fn on_record(&self, kind: Kind, data: &[u8]) {
+    fn on_record(&mut self, kind: Kind, data: &[u8]) {
         let Some(event) = Event::parse(kind, data) else {
-            self.malformed.set(self.malformed.get() + 1);
+            self.malformed += 1;
             return;
         };
-        let slot = &self.events[kind as usize];
-        slot.set(slot.get() + 1);
-        for c in self.consumers.borrow().iter() {
+        self.events[kind as usize] += 1;
+        for c in self.consumers.iter_mut() {
             if c.kinds & kind.bit() == 0 {
                 continue;
             }
             match c.tx.try_send(event) {
-                Ok(()) => c.sent.set(c.sent.get() + 1),
-                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                    c.dropped.set(c.dropped.get() + 1)
-                }
+                Ok(()) => c.sent += 1,
+                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => c.dropped += 1,
             }
         }
     }
 }
 
-pub struct EventLoop<'a> {
+pub struct EventLoop {
     epoll: Epoll,
-    rings: RingBuffer<'a>,
-    dispatch: Rc<Dispatch>,
+    rings: Vec<(Kind, Ring)>,
+    dispatch: Dispatch,
     timeout: Duration,
     syscalls: u64,
     wakeups: u64,
     ready: [u64; MAX_READY],
 }
 
-impl<'a> EventLoop<'a> {
+impl EventLoop {
     /// A loop over `rings` (each ringbuf map with the kind of record it
     /// carries), delivering to `consumers`.
-    pub fn new(rings: &[(Kind, &'a dyn MapCore)], consumers: Vec<Consumer>) -> Result<Self> {
+    pub fn new(rings: &[(Kind, &dyn MapCore)], consumers: Vec<Consumer>) -> Result<Self> {
         let epoll =
             Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).context("creating the epoll set")?;
-        let dispatch = Rc::new(Dispatch {
-            events: Default::default(),
-            malformed: Cell::new(0),
-            consumers: RefCell::new(consumers),
-        });
-        let mut builder = RingBufferBuilder::new();
+        let mut mapped = Vec::with_capacity(rings.len());
         for &(kind, map) in rings {
-            let d = Rc::clone(&dispatch);
-            builder
-                .add(map, move |data| {
-                    d.on_record(kind, data);
-                    0
-                })
-                .with_context(|| format!("adding the {} ringbuf", kind.name()))?;
+            let ring = Ring::new(map.as_fd(), map.max_entries())
+                .with_context(|| format!("mapping the {} ringbuf", kind.name()))?;
+            mapped.push((kind, ring));
+            // Edge-triggered: a ringbuf is reported when its producer wakes
+            // the loop (half full), not whenever it holds anything, which
+            // would wake the loop for every record of a steady stream. Each
+            // wakeup drains every ring, as edge triggering requires.
             epoll
                 .add(
                     map.as_fd(),
-                    EpollEvent::new(EpollFlags::EPOLLIN, RING_TOKEN),
+                    EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLET, RING_TOKEN),
                 )
                 .with_context(|| format!("adding the {} ringbuf to epoll", kind.name()))?;
         }
-        let rings = builder.build().context("mapping the ringbufs")?;
         Ok(EventLoop {
             epoll,
-            rings,
-            dispatch,
+            rings: mapped,
+            dispatch: Dispatch {
+                consumers,
+                ..Default::default()
+            },
             timeout: MIN_DRAIN,
             syscalls: 0,
             wakeups: 0,
@@ -182,7 +176,7 @@ impl<'a> EventLoop<'a> {
 
     /// Another consumer, from now on.
     pub fn add_consumer(&mut self, c: Consumer) {
-        self.dispatch.consumers.borrow_mut().push(c);
+        self.dispatch.consumers.push(c);
     }
 
     /// The owner made a syscall on the loop's behalf (reading a timerfd,
@@ -204,7 +198,7 @@ impl<'a> EventLoop<'a> {
             Err(e) => return Err(e).context("waiting on the epoll set"),
         };
         self.wakeups += 1;
-        self.drain()?;
+        self.drain();
         let mut len = 0;
         for ev in &events[..n] {
             if ev.data() != RING_TOKEN {
@@ -216,32 +210,33 @@ impl<'a> EventLoop<'a> {
     }
 
     /// Read every record waiting in every ringbuf, and adapt the timeout.
-    pub fn drain(&mut self) -> Result<usize> {
-        let n = self.rings.consume_raw();
-        if n < 0 {
-            return Err(std::io::Error::from_raw_os_error(-n)).context("draining the ringbufs");
-        }
+    pub fn drain(&mut self) -> usize {
+        let dispatch = &mut self.dispatch;
+        let n: usize = self
+            .rings
+            .iter()
+            .map(|(kind, ring)| ring.drain(|data| dispatch.on_record(*kind, data)))
+            .sum();
         self.timeout = if n > 0 {
             MIN_DRAIN
         } else {
             (self.timeout * 2).min(MAX_DRAIN)
         };
-        Ok(n as usize)
+        n
     }
 
     pub fn counts(&self) -> LoopCounts {
         let d = &self.dispatch;
         LoopCounts {
-            events: std::array::from_fn(|i| d.events[i].get()),
-            malformed: d.malformed.get(),
+            events: d.events,
+            malformed: d.malformed,
             channels: d
                 .consumers
-                .borrow()
                 .iter()
                 .map(|c| ChannelCounts {
                     name: c.name,
-                    sent: c.sent.get(),
-                    dropped: c.dropped.get(),
+                    sent: c.sent,
+                    dropped: c.dropped,
                 })
                 .collect(),
             syscalls: self.syscalls,
@@ -256,9 +251,8 @@ mod tests {
 
     fn dispatch_with(consumers: Vec<Consumer>) -> Dispatch {
         Dispatch {
-            events: Default::default(),
-            malformed: Cell::new(0),
-            consumers: RefCell::new(consumers),
+            consumers,
+            ..Default::default()
         }
     }
 
@@ -269,16 +263,12 @@ mod tests {
     #[test]
     fn a_full_channel_counts_drops_and_never_blocks() {
         let (c, rx) = consumer("stats", &[Kind::Frame], 2);
-        let d = dispatch_with(vec![c]);
+        let mut d = dispatch_with(vec![c]);
         for _ in 0..5 {
             d.on_record(Kind::Frame, &frame_bytes());
         }
-        let consumers = d.consumers.borrow();
-        assert_eq!(
-            (consumers[0].sent.get(), consumers[0].dropped.get()),
-            (2, 3)
-        );
-        assert_eq!(d.events[Kind::Frame as usize].get(), 5);
+        assert_eq!((d.consumers[0].sent, d.consumers[0].dropped), (2, 3));
+        assert_eq!(d.events[Kind::Frame as usize], 5);
         assert_eq!(rx.len(), 2);
     }
 
@@ -286,7 +276,7 @@ mod tests {
     fn consumers_get_only_the_kinds_they_asked_for() {
         let (frames, frame_rx) = consumer("frames", &[Kind::Frame], 8);
         let (procs, proc_rx) = consumer("procs", &[Kind::Proc], 8);
-        let d = dispatch_with(vec![frames, procs]);
+        let mut d = dispatch_with(vec![frames, procs]);
         d.on_record(Kind::Frame, &frame_bytes());
         assert_eq!((frame_rx.len(), proc_rx.len()), (1, 0));
     }
@@ -295,10 +285,10 @@ mod tests {
     fn a_closed_channel_is_a_drop_and_short_records_are_malformed() {
         let (c, rx) = consumer("gone", &[Kind::Frame], 8);
         drop(rx);
-        let d = dispatch_with(vec![c]);
+        let mut d = dispatch_with(vec![c]);
         d.on_record(Kind::Frame, &frame_bytes());
         d.on_record(Kind::Frame, &[0u8; 3]);
-        assert_eq!(d.consumers.borrow()[0].dropped.get(), 1);
-        assert_eq!(d.malformed.get(), 1);
+        assert_eq!(d.consumers[0].dropped, 1);
+        assert_eq!(d.malformed, 1);
     }
 }

@@ -1,0 +1,321 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//
+// The event path's benchmark: how fast the scheduler's event loop drains
+// its input ringbufs, how many syscalls that costs, and how much CPU.
+//
+// A separate BPF object (src/bpf/eventbench.bpf.c) holds a syscall program
+// that writes batches of input records into the same ringbuf layout as the
+// scheduler, with the same wakeup rule. A producer thread runs it with
+// BPF_PROG_TEST_RUN; this thread runs the very EventLoop the scheduler runs
+// (src/events/event_loop.rs) and counts. BPF is needed, sched_ext is not.
+//
+//   scx_gamer_eventbench                       full rate, 5 s
+//   scx_gamer_eventbench --rate-hz 8000        an 8 kHz mouse
+//   scx_gamer_eventbench --channel             also hand each event to a
+//                                              consumer thread
+//
+// docs/events.md records the figures and the commands.
+
+mod eventbench_skel {
+    #![allow(clippy::all, non_camel_case_types, non_snake_case, dead_code)]
+    include!(concat!(env!("OUT_DIR"), "/eventbench_skel.rs"));
+}
+
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, AsRawFd};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use libbpf_rs::skel::{OpenSkel, SkelBuilder};
+use libbpf_rs::{libbpf_sys, MapCore};
+use nix::sys::resource::{getrusage, UsageWho};
+
+use eventbench_skel::EventbenchSkelBuilder;
+use scx_gamer::bpf_intf::eventbench_args;
+use scx_gamer::events::event_loop::{consumer, EventLoop};
+use scx_gamer::events::records::Kind;
+
+/// Benchmark the event ringbufs and the event loop (needs root for BPF, not
+/// sched_ext).
+#[derive(Debug, Parser)]
+#[command(name = "scx_gamer_eventbench")]
+struct Opts {
+    /// How long to produce events, in seconds.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=600))]
+    seconds: u64,
+
+    /// Events per second to produce, one at a time; 0 produces as fast as
+    /// the producer can, in batches.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    rate_hz: u64,
+
+    /// Records per BPF_PROG_TEST_RUN at full rate.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    batch: u32,
+
+    /// Hand every event on to a consumer thread over a bounded channel, as
+    /// the scheduler does for its consumers.
+    #[arg(long)]
+    channel: bool,
+
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+struct Figures {
+    wall: Duration,
+    produced: u64,
+    consumed: u64,
+    bpf_drops: u64,
+    channel_received: u64,
+    channel_drops: u64,
+    syscalls: u64,
+    wakeups: u64,
+    loop_cpu: Duration,
+    channel_cpu: Duration,
+}
+
+fn main() -> ExitCode {
+    let opts = Opts::parse();
+    match run(&opts) {
+        Ok(f) => {
+            report(&opts, &f);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("scx_gamer_eventbench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn thread_cpu() -> Duration {
+    getrusage(UsageWho::RUSAGE_THREAD)
+        .map(|u| {
+            let tv = |t: nix::sys::time::TimeVal| {
+                Duration::from_secs(t.tv_sec() as u64) + Duration::from_micros(t.tv_usec() as u64)
+            };
+            tv(u.user_time()) + tv(u.system_time())
+        })
+        .unwrap_or_default()
+}
+
+/// Run the producer program once, writing `count` records.
+fn produce(prog_fd: i32, count: u32, first_seq: u32) -> Result<()> {
+    let mut args = eventbench_args { count, first_seq };
+    let mut opts = libbpf_sys::bpf_test_run_opts {
+        sz: std::mem::size_of::<libbpf_sys::bpf_test_run_opts>() as _,
+        ctx_in: (&mut args as *mut eventbench_args).cast(),
+        ctx_size_in: std::mem::size_of::<eventbench_args>() as u32,
+        ..Default::default()
+    };
+    // SAFETY: `opts` points at `args`, which outlives the call, with its
+    // size; the kernel only reads it.
+    let ret = unsafe { libbpf_sys::bpf_prog_test_run_opts(prog_fd, &mut opts) };
+    if ret != 0 {
+        bail!(
+            "BPF_PROG_TEST_RUN: {}",
+            std::io::Error::from_raw_os_error(-ret)
+        );
+    }
+    Ok(())
+}
+
+fn run(opts: &Opts) -> Result<Figures> {
+    let mut open_object = MaybeUninit::uninit();
+    let skel = EventbenchSkelBuilder::default()
+        .open(&mut open_object)
+        .context("opening the benchmark's BPF object")?
+        .load()
+        .context("loading the benchmark's BPF object (needs root)")?;
+
+    use libbpf_rs::skel::Skel;
+    let maps: Vec<libbpf_rs::Map> = skel
+        .object()
+        .maps()
+        .filter(|m| m.name().to_string_lossy().starts_with("input_ring_"))
+        .collect();
+    let rings: Vec<(Kind, &dyn MapCore)> = maps
+        .iter()
+        .map(|m| (Kind::Input, m as &dyn MapCore))
+        .collect();
+    if rings.len() != scx_gamer::bpf_intf::gamer_consts_GAMER_NR_INPUT_RINGS as usize {
+        bail!(
+            "expected {} input ringbufs, found {}",
+            scx_gamer::bpf_intf::gamer_consts_GAMER_NR_INPUT_RINGS,
+            rings.len()
+        );
+    }
+
+    let mut consumers = Vec::new();
+    let received = AtomicU64::new(0);
+    let done = AtomicBool::new(false);
+    let produced = AtomicU64::new(0);
+    let prog_fd = skel.progs.produce.as_fd().as_raw_fd();
+    let (tx_side, rx) = if opts.channel {
+        let (c, rx) = consumer("bench", &[Kind::Input], 65_536);
+        (Some(c), Some(rx))
+    } else {
+        (None, None)
+    };
+    consumers.extend(tx_side);
+    let mut events = EventLoop::new(&rings, consumers)?;
+
+    let seconds = Duration::from_secs(opts.seconds);
+    let (rate_hz, batch) = (opts.rate_hz, opts.batch);
+    let start = Instant::now();
+    let (figures, channel_cpu) = std::thread::scope(|s| -> Result<(Figures, Duration)> {
+        let producer = s.spawn(|| -> Result<()> {
+            let end = Instant::now() + seconds;
+            let mut seq = 0u32;
+            match 1_000_000_000u64.checked_div(rate_hz) {
+                None => {
+                    while Instant::now() < end {
+                        produce(prog_fd, batch, seq)?;
+                        seq = seq.wrapping_add(batch);
+                        produced.fetch_add(u64::from(batch), Ordering::Relaxed);
+                    }
+                }
+                Some(period_ns) => {
+                    let period = Duration::from_nanos(period_ns);
+                    let mut next = Instant::now();
+                    while next < end {
+                        produce(prog_fd, 1, seq)?;
+                        seq = seq.wrapping_add(1);
+                        produced.fetch_add(1, Ordering::Relaxed);
+                        next += period;
+                        if let Some(d) = next.checked_duration_since(Instant::now()) {
+                            std::thread::sleep(d);
+                        }
+                    }
+                }
+            }
+            done.store(true, Ordering::Release);
+            Ok(())
+        });
+        let channel = rx.map(|rx| {
+            let received = &received;
+            s.spawn(move || {
+                for _ in rx.iter() {
+                    received.fetch_add(1, Ordering::Relaxed);
+                }
+                thread_cpu()
+            })
+        });
+
+        let cpu0 = thread_cpu();
+        while !done.load(Ordering::Acquire) {
+            events.wait()?;
+        }
+        events.drain();
+        let loop_cpu = thread_cpu() - cpu0;
+        let wall = start.elapsed();
+        producer.join().expect("producer thread panicked")?;
+        let counts = events.counts();
+        drop(events);
+        let channel_cpu = channel
+            .map(|h| h.join().expect("channel thread panicked"))
+            .unwrap_or_default();
+
+        let mut bpf_drops = 0;
+        let key = (Kind::Input.ring()).to_ne_bytes();
+        if let Some(per_cpu) = skel
+            .maps
+            .ring_drops
+            .lookup_percpu(&key, libbpf_rs::MapFlags::ANY)?
+        {
+            bpf_drops = per_cpu
+                .iter()
+                .map(|v| u64::from_ne_bytes(v[..8].try_into().unwrap()))
+                .sum();
+        }
+        let channel_drops = counts.channels.iter().map(|c| c.dropped).sum();
+        Ok((
+            Figures {
+                wall,
+                produced: produced.load(Ordering::Relaxed),
+                consumed: counts.events[Kind::Input as usize],
+                bpf_drops,
+                channel_received: received.load(Ordering::Relaxed),
+                channel_drops,
+                syscalls: counts.syscalls,
+                wakeups: counts.wakeups,
+                loop_cpu,
+                channel_cpu: Duration::ZERO,
+            },
+            channel_cpu,
+        ))
+    })?;
+    Ok(Figures {
+        channel_cpu,
+        ..figures
+    })
+}
+
+fn report(opts: &Opts, f: &Figures) {
+    let secs = f.wall.as_secs_f64();
+    let consumed = f.consumed.max(1) as f64;
+    let cpu = f.loop_cpu + f.channel_cpu;
+    let rate = f.consumed as f64 / secs;
+    let per_1000 = f.syscalls as f64 * 1000.0 / consumed;
+    let ns_per_event = cpu.as_nanos() as f64 / consumed;
+    let cpu_pct = cpu.as_secs_f64() / secs * 100.0;
+    if opts.json {
+        println!(
+            "{{\"mode\":\"{}\",\"channel\":{},\"seconds\":{secs:.3},\"produced\":{},\"consumed\":{},\
+             \"bpf_drops\":{},\"channel_received\":{},\"channel_drops\":{},\"syscalls\":{},\
+             \"wakeups\":{},\"events_per_s\":{rate:.0},\"syscalls_per_1000\":{per_1000:.3},\
+             \"loop_cpu_ms\":{:.3},\"channel_cpu_ms\":{:.3},\"cpu_ns_per_event\":{ns_per_event:.1},\
+             \"cpu_percent\":{cpu_pct:.3}}}",
+            if opts.rate_hz == 0 { "full".to_string() } else { format!("{}hz", opts.rate_hz) },
+            opts.channel,
+            f.produced,
+            f.consumed,
+            f.bpf_drops,
+            f.channel_received,
+            f.channel_drops,
+            f.syscalls,
+            f.wakeups,
+            f.loop_cpu.as_secs_f64() * 1e3,
+            f.channel_cpu.as_secs_f64() * 1e3,
+        );
+        return;
+    }
+    let mode = if opts.rate_hz == 0 {
+        format!("full rate, batches of {}", opts.batch)
+    } else {
+        format!("{} Hz, one event at a time", opts.rate_hz)
+    };
+    println!(
+        "event benchmark: {mode}, {secs:.2} s{}",
+        if opts.channel {
+            ", with a consumer thread"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "  produced {} events; consumed {}; dropped in BPF (ring full) {}",
+        f.produced, f.consumed, f.bpf_drops
+    );
+    if opts.channel {
+        println!(
+            "  consumer thread received {}; channel drops {}",
+            f.channel_received, f.channel_drops
+        );
+    }
+    println!("  consumed: {:.2} M events/s", rate / 1e6);
+    println!(
+        "  syscalls by the loop: {} ({} wakeups): {per_1000:.3} per 1000 events",
+        f.syscalls, f.wakeups
+    );
+    println!(
+        "  consumer CPU: loop {:.1} ms + consumer thread {:.1} ms = {ns_per_event:.1} ns/event, {cpu_pct:.3} % of one CPU",
+        f.loop_cpu.as_secs_f64() * 1e3,
+        f.channel_cpu.as_secs_f64() * 1e3
+    );
+}
