@@ -335,10 +335,12 @@ impl Scheduler<'_> {
             Ok(counts) => {
                 for (name, c) in classes::CLASS_NAMES.iter().zip(counts.iter()) {
                     info!(
-                        "class {name}: threads={} wakeups={} cpu={:.1}ms",
+                        "class {name}: threads={} wakeups={} cpu={:.1}ms boosts={} deadline-misses={}",
                         c.threads,
                         c.wakeups,
-                        c.cpu_ns as f64 / 1e6
+                        c.cpu_ns as f64 / 1e6,
+                        c.boosts,
+                        c.deadline_misses
                     );
                 }
             }

@@ -317,6 +317,24 @@ __hidden void classify_select_cpu(struct task_struct *p)
 	mark_audio_wakee(p);
 }
 
+/* Count a boost or a deadline miss for every class in @mask. */
+__hidden void classify_count(u32 mask, bool boost)
+{
+	struct class_stats *stats = this_cpu_class_stats();
+	int c;
+
+	if (!stats || !mask)
+		return;
+	bpf_for(c, 0, GAMER_NR_CLASSES) {
+		if (!(mask & CLASS_BIT(c)))
+			continue;
+		if (boost)
+			stats->c[c].boosts++;
+		else
+			stats->c[c].deadline_misses++;
+	}
+}
+
 /* Charge @delta_ns of CPU time to every class the thread held meanwhile. */
 __hidden void classify_account(struct task_ctx *tctx, u64 delta_ns)
 {

@@ -244,6 +244,7 @@ __hidden void events_running(struct task_struct *p, struct task_ctx *tctx)
 	tctx->runnable_at = 0;
 	if (!tctx->class_mask || wait <= miss_wait_ns)
 		return;
+	classify_count(tctx->class_mask, false);
 
 	e = bpf_ringbuf_reserve(&miss_events, sizeof(*e), 0);
 	if (!e) {

@@ -79,6 +79,7 @@ void classify_account(struct task_ctx *tctx, u64 delta_ns);
 void classify_init_task(struct task_struct *p, bool fork);
 void classify_exit_task(struct task_struct *p);
 bool classify_knows_process(u32 tgid);
+void classify_count(u32 mask, bool boost);
 
 /* Defined in events.bpf.c: every ringbuf record is made there. */
 void events_input_read(struct file *file, const void *ubuf, long nbytes);

@@ -84,6 +84,13 @@ struct class_counters {
 	u64 wakeups;
 	/* CPU time used by threads while they held the class, in ns. */
 	u64 cpu_ns;
+	/*
+	 * Times a thread holding the class was queued with a deadline earlier
+	 * than a plain task's, because of its class (the policy's tiers).
+	 */
+	u64 boosts;
+	/* Deadline-miss events of threads holding the class. */
+	u64 deadline_misses;
 };
 
 /* The per-CPU value of the class counters map, one entry per class. */

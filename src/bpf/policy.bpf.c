@@ -128,11 +128,15 @@ static u64 deadline_of(const struct task_ctx *tctx, u64 now)
 __hidden u64 task_deadline(struct task_ctx *tctx, u64 vtime_now)
 {
 	u64 vtime_min = vtime_now > slice_lag_ns ? vtime_now - slice_lag_ns : 0;
+	u64 now = bpf_ktime_get_ns();
 
 	if (time_before(tctx->vruntime, vtime_min))
 		tctx->vruntime = vtime_min;
 
-	tctx->deadline = deadline_of(tctx, bpf_ktime_get_ns());
+	tctx->deadline = deadline_of(tctx, now);
+	/* Queued ahead of where a plain task would be: its class boosted it. */
+	if (!policy_off && tier_offset(tctx, now) < slice_lag_ns / 2)
+		classify_count(tctx->class_mask, true);
 	return tctx->deadline;
 }
 
