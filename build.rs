@@ -12,6 +12,7 @@ fn main() {
         .enable_skel("src/bpf/main.bpf.c", "bpf")
         .add_source("src/bpf/classify.bpf.c")
         .add_source("src/bpf/policy.bpf.c")
+        .add_source("src/bpf/fault.bpf.c")
         .compile_link_gen()
         .expect("building the BPF scheduler");
 }

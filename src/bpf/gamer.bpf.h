@@ -64,4 +64,7 @@ void classify_account(struct task_ctx *tctx, u64 delta_ns);
 void classify_init_task(struct task_struct *p, bool fork);
 void classify_exit_task(struct task_struct *p);
 
+/* Defined in fault.bpf.c: the test-only BPF error. */
+void test_fault_check(void);
+
 #endif /* __SCX_GAMER_BPF_H */
