@@ -84,6 +84,20 @@ pub struct Opts {
     #[arg(long, value_name = "STREAMS", value_delimiter = ',', value_parser = parse_stream)]
     pub watch_events: Vec<String>,
 
+    /// When the kernel ends the scheduler on an error (a BPF error, a
+    /// runtime error, a stall), attach again, at most this many times over
+    /// the life of the process. 0: exit with status 1 instead. A sysrq-S is
+    /// never undone.
+    #[arg(long, value_name = "COUNT", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub restart_on_error: u32,
+
+    /// Test only: make the BPF side report an error this many milliseconds
+    /// after the scheduler first runs a task. It exists for
+    /// tests/vm/faults.sh, which checks how an ejection is reported and
+    /// restarted; it is hidden from --help, the man page and completions.
+    #[arg(long, hide = true, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    pub test_bpf_error_after_ms: Option<u64>,
+
     /// Print each thread the first time it is given a class.
     #[arg(long)]
     pub log_classes: bool,
@@ -263,6 +277,39 @@ mod tests {
         assert_eq!(
             parse(&["--miss-wait-us", "250"]).unwrap().miss_wait_ns(),
             250_000
+        );
+    }
+
+    #[test]
+    fn restart_on_error_is_bounded_and_off_by_default() {
+        assert_eq!(parse(&[]).unwrap().restart_on_error, 0);
+        assert_eq!(
+            parse(&["--restart-on-error", "3"])
+                .unwrap()
+                .restart_on_error,
+            3
+        );
+        assert_eq!(
+            parse(&["--restart-on-error", "101"]).unwrap_err().kind(),
+            ErrorKind::ValueValidation
+        );
+    }
+
+    #[test]
+    fn the_test_fault_flag_is_hidden_and_validated() {
+        use clap::CommandFactory;
+        let cmd = Opts::command();
+        let arg = cmd
+            .get_arguments()
+            .find(|a| a.get_long() == Some("test-bpf-error-after-ms"))
+            .unwrap();
+        assert!(arg.is_hide_set());
+        assert_eq!(parse(&[]).unwrap().test_bpf_error_after_ms, None);
+        assert_eq!(
+            parse(&["--test-bpf-error-after-ms", "0"])
+                .unwrap_err()
+                .kind(),
+            ErrorKind::ValueValidation
         );
     }
 

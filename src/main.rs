@@ -3,7 +3,8 @@
 // scx_gamer's entry point: parse the flags, refuse clearly when the system
 // cannot take a sched_ext scheduler, then attach and keep the scheduler
 // attached until SIGINT/SIGTERM. When the kernel ends it for a reason it
-// marks as recoverable (a CPU going on- or offline), attach it again.
+// marks as recoverable (a CPU going on- or offline), attach it again; after
+// an error, only as often as --restart-on-error allows.
 
 use std::io::IsTerminal;
 use std::mem::MaybeUninit;
@@ -11,7 +12,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use log::{error, info};
+use log::{error, info, warn};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
@@ -58,6 +59,7 @@ fn run(opts: &Opts) -> Result<()> {
     scx_utils::try_set_rlimit_infinity();
 
     let mut open_object = MaybeUninit::uninit();
+    let mut error_restarts = 0;
     loop {
         let mut sched = Scheduler::attach(opts, &mut open_object)?;
         match sched.run(&signals)? {
@@ -66,6 +68,15 @@ fn run(opts: &Opts) -> Result<()> {
                 info!("the kernel asked for a restart; attaching again");
             }
             Ending::Exited(_) => return Ok(()),
+            Ending::Failed(why) if error_restarts < opts.restart_on_error => {
+                error_restarts += 1;
+                error!("{why:#}");
+                warn!(
+                    "restart {error_restarts} of {} after an error (--restart-on-error); attaching again",
+                    opts.restart_on_error
+                );
+            }
+            Ending::Failed(why) => return Err(why),
         }
     }
 }

@@ -50,6 +50,8 @@ impl fmt::Display for Refusal {
     }
 }
 
+impl std::error::Error for Refusal {}
+
 /// Everything the checks read, gathered so the decision is a pure function.
 #[derive(Debug)]
 pub struct SystemView {
@@ -126,6 +128,23 @@ pub fn check(view: &SystemView) -> Result<(), Refusal> {
         // The directory exists but cannot be read: let the load itself
         // report what is wrong rather than guess here.
         None => Ok(()),
+    }
+}
+
+/// Why an attach that passed `check` failed, when the reason is another
+/// scheduler that took sched_ext in between (two instances started at once,
+/// or one started while scx_gamer was re-attaching). A failed attach of our
+/// own has already been undone when the kernel returns, so a state still
+/// `enabling` or `enabled` belongs to someone else.
+pub fn taken_meanwhile(sched_ext_dir: &Path) -> Option<Refusal> {
+    match read_state(sched_ext_dir) {
+        Some((state, ops)) if state == "enabled" || state == "enabling" => {
+            Some(Refusal::AlreadyAttached {
+                ops: ops.unwrap_or_else(|| "unknown".into()),
+                state,
+            })
+        }
+        _ => None,
     }
 }
 
@@ -223,6 +242,24 @@ mod tests {
         let dir = sysfs(Some("disabling"), None);
         let err = check(&view(dir.path(), ROOT_CAPS)).unwrap_err();
         assert!(matches!(err, Refusal::AlreadyAttached { ref state, .. } if state == "disabling"));
+    }
+
+    #[test]
+    fn a_failed_attach_names_a_scheduler_that_came_meanwhile() {
+        let dir = sysfs(Some("enabling"), Some("scx_gamer_0.1.0"));
+        assert_eq!(
+            taken_meanwhile(dir.path()),
+            Some(Refusal::AlreadyAttached {
+                ops: "scx_gamer_0.1.0".into(),
+                state: "enabling".into()
+            })
+        );
+        // Our own failed attach leaves the state disabled, or on its way there.
+        for state in ["disabled", "disabling"] {
+            let dir = sysfs(Some(state), None);
+            assert_eq!(taken_meanwhile(dir.path()), None, "{state}");
+        }
+        assert_eq!(taken_meanwhile(&dir.path().join("absent")), None);
     }
 
     #[test]

@@ -20,8 +20,8 @@ use nix::sys::signal::Signal;
 use nix::sys::signalfd::SignalFd;
 use nix::sys::time::TimeSpec;
 use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
-use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open, uei_exited, uei_report};
-use scx_utils::{Topology, UserExitInfo};
+use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open, uei_exited, uei_read};
+use scx_utils::{ScxExitKind, Topology, UserExitInfo};
 
 use crate::bpf_intf;
 use crate::bpf_skel::{BpfSkel, BpfSkelBuilder};
@@ -29,6 +29,7 @@ use crate::classes;
 use crate::cli::Opts;
 use crate::events::event_loop::{self, EventLoop, LoopCounts};
 use crate::events::records::{self, Event, Kind};
+use crate::preflight;
 
 /// The period of the loop's housekeeping: the clock offset BPF needs, and
 /// the counters.
@@ -77,8 +78,12 @@ impl<'obj> SharedVars<'obj> {
 pub enum Ending {
     /// SIGINT or SIGTERM: the user wants the scheduler gone.
     Signal,
-    /// The kernel or the BPF side ended it; the exit info says why.
+    /// The kernel or the BPF side ended it without an error (a restart
+    /// request, an unregistration); the exit info says why.
     Exited(UserExitInfo),
+    /// The kernel ejected it for an error: a BPF error, a runtime error, a
+    /// stall. The error carries the reason.
+    Failed(anyhow::Error),
 }
 
 pub struct Scheduler<'obj> {
@@ -118,6 +123,10 @@ impl<'obj> Scheduler<'obj> {
             rodata.game_comm = classes::comm_bytes(comm);
             rodata.game_comm_set = true;
         }
+        if let Some(ms) = opts.test_bpf_error_after_ms {
+            log::warn!("--test-bpf-error-after-ms: a BPF error will end the scheduler {ms} ms after it starts (a test fault)");
+            rodata.test_error_after_ns = ms * 1_000_000;
+        }
 
         let hooks = classes::enable_optional_hooks(skel.open_object_mut())?;
         info!("class hooks on: {}", hooks.join(" "));
@@ -130,7 +139,17 @@ impl<'obj> Scheduler<'obj> {
 
         let mut skel = skel;
         let shared = SharedVars::take(&mut skel)?;
-        let link = scx_ops_attach!(skel, gamer_ops)?;
+        let link = match scx_ops_attach!(skel, gamer_ops) {
+            Ok(link) => link,
+            Err(e) => {
+                return Err(
+                    match preflight::taken_meanwhile(Path::new(preflight::SCHED_EXT_SYSFS)) {
+                        Some(refusal) => refusal.into(),
+                        None => e,
+                    },
+                )
+            }
+        };
         info!(
             "scx_gamer attached (slice {} us, lag bound {} us, gaming policy {})",
             opts.slice_us,
@@ -232,7 +251,14 @@ impl<'obj> Scheduler<'obj> {
         self.log_class_counts();
         // Dropping the link detaches; the kernel then records why it ended.
         self.link.take();
-        let exit = uei_report!(&self.skel, uei)?;
+        let kind = self.skel.maps.data_data.as_ref().unwrap().uei.kind;
+        let exit = uei_read!(&self.skel, uei);
+        match exit.report() {
+            Ok(()) => {}
+            Err(why) if kind >= ScxExitKind::Error as i32 => return Ok(Ending::Failed(why)),
+            // sysrq-S: someone wants the default scheduler back.
+            Err(why) => return Err(why),
+        }
         Ok(match signal {
             Some(_) => Ending::Signal,
             None => Ending::Exited(exit),

@@ -33,7 +33,38 @@ help_lists_units() {
 	grep -q -- '--slice-us' <<<"$out" && grep -q -- '--slice-lag-us' <<<"$out"
 }
 
+# Bad flags are refused while parsing, before anything reads or touches the
+# system, so these hold on any machine: exit 2 and a message naming the flag
+# and what is wrong with it.
+refused_at_parse() {
+	local pattern=$1 rc=0 out
+	shift
+	out=$("$bin" "$@" 2>&1) || rc=$?
+	[ "$rc" -eq 2 ] || { echo "exit $rc, expected 2: $out"; return 1; }
+	grep -qE -- "$pattern" <<<"$out" || { echo "no /$pattern/ in: $out"; return 1; }
+}
+
 check "--help names every tunable with its unit" help_lists_units
+check "the test-only fault flag is hidden from --help" \
+	bash -c '! "$1" --help | grep -q -- --test-bpf-error-after-ms' _ "$bin"
+while IFS='|' read -r pattern args; do
+	read -ra argv <<<"$args"
+	check "refuses '$args'" refused_at_parse "$pattern" "${argv[@]}"
+done <<'CASES'
+--class-window-ms <CLASS_WINDOW_MS>': 9 is not in 10..=10000|--class-window-ms 9
+--chain-window-us <CHAIN_WINDOW_US>': 2000000 is not in 100..=1000000|--chain-window-us 2000000
+--chain-max-depth <CHAIN_MAX_DEPTH>': 9 is not in 1..=8|--chain-max-depth 9
+--input-boost-ms <INPUT_BOOST_MS>': 1001 is not in 0..=1000|--input-boost-ms 1001
+--game-idle-ms <GAME_IDLE_MS>': 99 is not in 100..=60000|--game-idle-ms 99
+--restart-on-error <COUNT>': 101 is not in 0..=100|--restart-on-error 101
+invalid value '-5' for '--slice-us <SLICE_US>'|--slice-us=-5
+--game-pid <PID>': invalid digit found in string|--game-pid 12abc
+--game-comm <NAME>': the name is empty|--game-comm=
+a value is required for '--slice-us <SLICE_US>'|--slice-us
+the argument '--slice-us <SLICE_US>' cannot be used multiple times|--slice-us 500 --slice-us 600
+unexpected value 'yes' for '--log-classes'|--log-classes=yes
+unexpected argument 'now' found|now
+CASES
 if [ -d /sys/kernel/sched_ext ]; then
 	echo "note: this kernel has sched_ext; its refusal path is covered by the unit tests only"
 else

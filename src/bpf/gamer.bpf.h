@@ -93,4 +93,7 @@ void events_drop(enum gamer_ring ring);
 /* Defined in procs.bpf.c. */
 void procs_fork(struct task_struct *p);
 
+/* Defined in fault.bpf.c: the test-only BPF error. */
+void test_fault_check(void);
+
 #endif /* __SCX_GAMER_BPF_H */

@@ -244,6 +244,7 @@ void BPF_STRUCT_OPS(gamer_running, struct task_struct *p)
 {
 	struct task_ctx *tctx = task_ctx(p);
 
+	test_fault_check();
 	if (!tctx)
 		return;
 

@@ -5,8 +5,10 @@
 #  - audio: aplay playing to snd-dummy, woken by PCM period completions;
 #  - game: a process named with --game-pid and the children it forks, and a
 #    process that execs under the --game-comm name;
-#  - negatives: a busy loop doing none of this, and an unprivileged process
-#    that renames itself kwin_wayland, gain no class at all.
+#  - negatives: a busy loop doing none of this, and unprivileged processes
+#    that rename themselves kwin_wayland (a compositor) and pipewire (an
+#    audio server) and try the display, input and sound devices, gain no
+#    class at all.
 . "$(dirname "$0")/lib.sh"
 dmesg -C
 helpers=$(dirname "$0")/helpers
@@ -21,9 +23,11 @@ bash -c 'while :; do sleep 0.1 & echo $! >>"$VM_WORK"/game_children; wait; done'
 game_pid=$!
 bash -c 'while :; do :; done' &
 busy_pid=$!
-setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 -c '
-import ctypes, glob, os
-ctypes.CDLL(None).prctl(15, b"kwin_wayland")
+impostors=()
+for name in kwin_wayland pipewire; do
+	setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 -c '
+import ctypes, glob, os, sys
+ctypes.CDLL(None).prctl(15, sys.argv[1].encode())
 for dev in glob.glob("/dev/dri/*") + glob.glob("/dev/input/event*") + glob.glob("/dev/snd/*"):
     try:
         os.close(os.open(dev, os.O_RDWR))
@@ -31,8 +35,9 @@ for dev in glob.glob("/dev/dri/*") + glob.glob("/dev/input/event*") + glob.glob(
         pass
 while True:
     pass
-' &
-renamed_pid=$!
+' "$name" &
+	impostors+=($!)
+done
 
 start_scheduler "$log" --log-classes --game-pid "$game_pid" --game-comm fakegame
 wait_attached "$SCHED_PID"
@@ -58,7 +63,7 @@ wait "$fakegame_pid"
 
 sleep 0.5
 stop_scheduler "$log"
-kill "$game_pid" "$busy_pid" "$renamed_pid" 2>/dev/null || true
+kill "$game_pid" "$busy_pid" "${impostors[@]}" 2>/dev/null || true
 grep '^\[INFO\] class' "$log" || true
 
 expect() {
@@ -89,7 +94,8 @@ echo "ok: process $child forked by the game is game"
 expect "class game: tid $fakegame_pid \(fakegame\) tgid $fakegame_pid via game-tgid" \
 	"a process exec'd as fakegame is game"
 refute_tid "$busy_pid" "the busy loop"
-refute_tid "$renamed_pid" "the unprivileged process renamed kwin_wayland"
+refute_tid "${impostors[0]}" "the unprivileged process renamed kwin_wayland"
+refute_tid "${impostors[1]}" "the unprivileged process renamed pipewire"
 expect "class input: threads=([2-9]|[1-9][0-9]+) wakeups=[1-9]" "input counters moved"
 expect "class audio: threads=[1-9][0-9]* wakeups=[1-9]" "audio counters moved"
 

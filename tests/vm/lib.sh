@@ -81,3 +81,20 @@ stop_scheduler() {
 		fail "scx_gamer exited with $rc after SIGINT, expected 0"
 	fi
 }
+
+# The bogo ops stress-ng's log ($1) reports for stressor $2.
+stress_ops() {
+	awk -v s="$2" '$0 ~ "stress-ng: (info|metrc): +\\[[0-9]+\\] +" s " " {print $5; exit}' "$1"
+}
+
+# stress-ng's log ($1) must show that each named stressor did real work
+# (bogo ops above 0): a stress-ng that cannot write its working directory,
+# or whose workers fail to start, exits 0 having done nothing.
+assert_stress_work() {
+	local log=$1 s ops
+	shift
+	for s in "$@"; do
+		ops=$(stress_ops "$log" "$s")
+		[ -n "$ops" ] && [ "${ops%%.*}" -gt 0 ] || fail "stressor $s did no work (bogo ops '$ops')"
+	done
+}

@@ -20,11 +20,7 @@ stress-ng --aggressive --timeout "${secs}s" --metrics-brief \
 	>"$VM_WORK"/stress.log 2>&1 || rc=$?
 cat "$VM_WORK"/stress.log
 [ "$rc" -eq 0 ] || fail "stress-ng exited with $rc"
-# The load must have been real: each stressor reports its bogo ops.
-for s in cpu fork switch affinity; do
-	ops=$(awk -v s="$s" '$0 ~ "stress-ng: (info|metrc): +\\[[0-9]+\\] +" s " " {print $5; exit}' "$VM_WORK"/stress.log)
-	[ -n "$ops" ] && [ "${ops%%.*}" -gt 0 ] || fail "stressor $s did no work (bogo ops '$ops')"
-done
+assert_stress_work "$VM_WORK"/stress.log cpu fork switch affinity
 
 kill -0 "$SCHED_PID" 2>/dev/null || { cat "$VM_WORK"/sched.log; fail "scx_gamer died under stress"; }
 assert_attached "after ${secs}s of stress-ng"
