@@ -10,6 +10,8 @@
 // - preflight: refusals before anything is loaded.
 // - scheduler: one attachment of the BPF program, from open to detach.
 // - classes: the thread classes as userspace sees them.
+// - detect: finding the game and the audio servers from exec, exit and
+//   inotify events.
 // - logging: journald-aware log output.
 // - events: the event ringbufs' records and the epoll loop that reads them.
 
@@ -17,6 +19,7 @@ pub mod bpf_intf;
 pub mod bpf_skel;
 pub mod classes;
 pub mod cli;
+pub mod detect;
 pub mod events;
 pub mod logging;
 pub mod preflight;

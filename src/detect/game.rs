@@ -1,0 +1,396 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//
+// The game detector: which processes are games, and below which processes
+// execs must be reported so that a game started there is seen. It reads
+// only the proc root (and the runtime dirs, for the ownership rule); the
+// event loop feeds it the exec and exit events BPF reports and carries its
+// answers to the BPF maps.
+//
+// A game's children and threads inherit its status in BPF on fork, so a
+// descendant of a game is never reported as a game of its own, and its exit
+// changes nothing here.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+
+use super::in_user_session;
+use super::procinfo::{chain_with, list_pids, parent_chain, read_process, ProcInfo};
+use super::score::{self, GAME_THRESHOLD};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GameChange {
+    /// `tgid` is a game. `comm` is its name: for a Wine process, the
+    /// Windows program it runs.
+    Added { tgid: u32, comm: String, score: i32 },
+    /// The game `tgid` exited.
+    Removed { tgid: u32 },
+    /// Report execs in the subtree of `tgid` (a launcher or a wrapper).
+    Watch { tgid: u32 },
+    /// `tgid` no longer needs its execs reported: it exited, or is a game.
+    Unwatch { tgid: u32 },
+}
+
+/// A process some rule spoke about, as `--list-game-candidates` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub pid: u32,
+    pub comm: String,
+    pub score: i32,
+    pub reasons: Vec<&'static str>,
+    pub decided: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Game {
+    pub tgid: u32,
+    pub comm: String,
+    pub score: i32,
+}
+
+/// Why a process that scores like a game was not picked.
+const NO_SESSION: &str = "owner has no user session";
+
+pub struct GameDetector {
+    proc_root: PathBuf,
+    run_user: PathBuf,
+    candidates: BTreeMap<u32, Candidate>,
+    games: BTreeMap<u32, Game>,
+    watched: BTreeSet<u32>,
+}
+
+impl GameDetector {
+    /// `proc_root` is normally /proc and `run_user` /run/user (see
+    /// `super::in_user_session` for what it decides).
+    pub fn new(proc_root: PathBuf, run_user: PathBuf) -> Self {
+        Self {
+            proc_root,
+            run_user,
+            candidates: BTreeMap::new(),
+            games: BTreeMap::new(),
+            watched: BTreeSet::new(),
+        }
+    }
+
+    /// The one scan of the proc root, at start. Besides the games and the
+    /// launchers running now, every live process below a launcher is
+    /// watched: it was forked before BPF could pass the watch down to it.
+    pub fn startup_scan(&mut self) -> Vec<GameChange> {
+        let procs: HashMap<u32, ProcInfo> = list_pids(&self.proc_root)
+            .into_iter()
+            .filter_map(|pid| read_process(&self.proc_root, pid))
+            .map(|p| (p.pid, p))
+            .collect();
+        let mut ordered: Vec<(&ProcInfo, Vec<ProcInfo>)> = procs
+            .values()
+            .map(|p| (p, chain_with(p, |pid| procs.get(&pid).cloned())))
+            .collect();
+        // Parents before children, so a game is known before its children
+        // are looked at.
+        ordered.sort_by_key(|(p, chain)| (chain.len(), p.pid));
+        let mut changes = Vec::new();
+        for (p, chain) in ordered {
+            changes.extend(self.consider(p, &chain, true));
+        }
+        changes
+    }
+
+    /// BPF saw `pid` exec a candidate image, or exec below a watched process.
+    pub fn on_exec(&mut self, pid: u32) -> Vec<GameChange> {
+        // A game that execs stays the game, as it does in BPF.
+        if self.games.contains_key(&pid) {
+            return Vec::new();
+        }
+        let Some(p) = read_process(&self.proc_root, pid) else {
+            return Vec::new();
+        };
+        let chain = parent_chain(&self.proc_root, &p);
+        self.consider(&p, &chain, false)
+    }
+
+    pub fn on_exit(&mut self, tgid: u32) -> Vec<GameChange> {
+        let mut changes = Vec::new();
+        self.candidates.remove(&tgid);
+        if self.games.remove(&tgid).is_some() {
+            changes.push(GameChange::Removed { tgid });
+        }
+        if self.watched.remove(&tgid) {
+            changes.push(GameChange::Unwatch { tgid });
+        }
+        changes
+    }
+
+    pub fn candidates(&self) -> Vec<Candidate> {
+        self.candidates.values().cloned().collect()
+    }
+
+    pub fn games(&self) -> Vec<Game> {
+        self.games.values().cloned().collect()
+    }
+
+    fn consider(&mut self, p: &ProcInfo, chain: &[ProcInfo], startup: bool) -> Vec<GameChange> {
+        let mut changes = Vec::new();
+        if self.games.contains_key(&p.pid) || chain.iter().any(|a| self.games.contains_key(&a.pid)) {
+            return changes;
+        }
+        let s = score::score(p, chain);
+        let owned = in_user_session(&self.run_user, p.uid);
+        let decided = score::is_game(&s, owned);
+        let name = score::windows_image(p).unwrap_or(&p.comm).to_string();
+
+        // Below a watched process BPF already reports execs (the watch is
+        // passed down on fork), except at start, for processes forked
+        // before we were there.
+        let under_watch = chain.iter().any(|a| self.watched.contains(&a.pid));
+        let launcher = score::role(p).watch();
+        let watch = owned
+            && !decided
+            && !self.watched.contains(&p.pid)
+            && if startup {
+                launcher || under_watch
+            } else {
+                launcher && !under_watch
+            };
+        if watch {
+            self.watched.insert(p.pid);
+            changes.push(GameChange::Watch { tgid: p.pid });
+        }
+
+        if decided {
+            self.games.insert(
+                p.pid,
+                Game {
+                    tgid: p.pid,
+                    comm: name.clone(),
+                    score: s.total,
+                },
+            );
+            changes.push(GameChange::Added {
+                tgid: p.pid,
+                comm: name.clone(),
+                score: s.total,
+            });
+            if self.watched.remove(&p.pid) {
+                changes.push(GameChange::Unwatch { tgid: p.pid });
+            }
+        }
+
+        if s.reasons.is_empty() {
+            self.candidates.remove(&p.pid);
+        } else {
+            let mut reasons = s.reasons;
+            if !owned && s.total >= GAME_THRESHOLD {
+                reasons.push(NO_SESSION);
+            }
+            self.candidates.insert(
+                p.pid,
+                Candidate {
+                    pid: p.pid,
+                    comm: name,
+                    score: s.total,
+                    reasons,
+                    decided,
+                },
+            );
+        }
+        changes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::path::Path;
+    use tempfile::TempDir;
+    use GameChange::*;
+
+    /// A proc root made of fixture scenarios, whose user 1000 is the user
+    /// running the test, and a runtime dir in which that user is logged in.
+    /// The system account (999) of the fixtures stays without a session.
+    fn fixture_root(scenarios: &[&str]) -> (TempDir, TempDir) {
+        let me = nix::unistd::getuid().as_raw();
+        let proc = tempfile::tempdir().unwrap();
+        for scenario in scenarios {
+            let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/proc")
+                .join(scenario);
+            for pid in fs::read_dir(&src).unwrap() {
+                let pid = pid.unwrap();
+                let dst = proc.path().join(pid.file_name());
+                fs::create_dir(&dst).unwrap();
+                for f in fs::read_dir(pid.path()).unwrap() {
+                    let f = f.unwrap();
+                    let to = dst.join(f.file_name());
+                    if f.file_name() == "exe" {
+                        std::os::unix::fs::symlink(fs::read_link(f.path()).unwrap(), to).unwrap();
+                    } else if f.file_name() == "status" {
+                        let status = fs::read_to_string(f.path()).unwrap();
+                        let ids = format!("{me}\t{me}\t{me}\t{me}");
+                        fs::write(to, status.replace("1000\t1000\t1000\t1000", &ids)).unwrap();
+                    } else {
+                        fs::copy(f.path(), to).unwrap();
+                    }
+                }
+            }
+        }
+        let run_user = tempfile::tempdir().unwrap();
+        fs::create_dir(run_user.path().join(me.to_string())).unwrap();
+        (proc, run_user)
+    }
+
+    fn detector(scenarios: &[&str]) -> (GameDetector, TempDir, TempDir) {
+        let (proc, run_user) = fixture_root(scenarios);
+        let d = GameDetector::new(proc.path().to_path_buf(), run_user.path().to_path_buf());
+        (d, proc, run_user)
+    }
+
+    fn added(tgid: u32, comm: &str, score: i32) -> GameChange {
+        Added {
+            tgid,
+            comm: comm.into(),
+            score,
+        }
+    }
+
+    #[test]
+    fn proton_launch_seen_exec_by_exec() {
+        let (mut d, _p, _r) = detector(&["proton"]);
+        assert_eq!(d.on_exec(1000), vec![], "Steam itself is neither game nor watched");
+        assert_eq!(d.on_exec(2000), vec![Watch { tgid: 2000 }]);
+        for pid in [2001, 2002, 2003, 2004, 2005, 2007, 2008] {
+            assert_eq!(d.on_exec(pid), vec![], "{pid}: already below a watch");
+        }
+        assert_eq!(d.on_exec(2006), vec![added(2006, "Cyberpunk2077.exe", 105)]);
+        assert_eq!(d.on_exec(2011), vec![], "a game's child inherits, no new game");
+        assert_eq!(d.on_exec(2006), vec![], "a game that execs stays the game");
+        assert_eq!(d.games().len(), 1);
+
+        assert_eq!(d.on_exit(2011), vec![]);
+        assert_eq!(d.on_exit(2006), vec![Removed { tgid: 2006 }]);
+        assert_eq!(d.on_exit(2000), vec![Unwatch { tgid: 2000 }]);
+        assert!(d.games().is_empty());
+    }
+
+    #[test]
+    fn proton_game_is_named_right_after_its_exec() {
+        let (mut d, _p, _r) = detector(&["proton-early"]);
+        assert_eq!(d.on_exec(2000), vec![Watch { tgid: 2000 }]);
+        assert_eq!(d.on_exec(2005), vec![], "steam.exe is not the game");
+        assert_eq!(d.on_exec(2006), vec![added(2006, "Cyberpunk2077.exe", 105)]);
+    }
+
+    #[test]
+    fn startup_scan_watches_running_launches_and_finds_the_game() {
+        let (mut d, _p, _r) = detector(&["proton"]);
+        let watched: Vec<GameChange> = [2000, 2001, 2002, 2003, 2004, 2007, 2008, 2010, 2005, 2009]
+            .into_iter()
+            .map(|tgid| Watch { tgid })
+            .collect();
+        let mut expected = watched;
+        expected.push(added(2006, "Cyberpunk2077.exe", 105));
+        assert_eq!(d.startup_scan(), expected);
+        let c: BTreeMap<u32, Candidate> = d.candidates().into_iter().map(|c| (c.pid, c)).collect();
+        assert!(c[&2006].decided);
+        assert_eq!(c[&2005].reasons[0], "Wine infrastructure");
+        assert!(!c[&1000].decided);
+        assert!(!c.contains_key(&2011), "a game's child is not looked at");
+    }
+
+    #[test]
+    fn native_game_found_at_startup() {
+        let (mut d, _p, _r) = detector(&["native"]);
+        let changes = d.startup_scan();
+        assert_eq!(
+            changes,
+            vec![
+                Watch { tgid: 3000 },
+                Watch { tgid: 3001 },
+                Watch { tgid: 3002 },
+                added(3003, "hl2_linux", 75),
+            ]
+        );
+    }
+
+    #[test]
+    fn several_games_at_once() {
+        let (mut d, _p, _r) = detector(&["lutris", "heroic-wine", "heroic-proton"]);
+        let games: Vec<GameChange> = d
+            .startup_scan()
+            .into_iter()
+            .filter(|c| matches!(c, Added { .. }))
+            .collect();
+        assert_eq!(
+            games,
+            vec![
+                added(4002, "witcher3.exe", 105),
+                added(5002, "RocketLeague.exe", 105),
+                added(5105, "Cyberpunk2077.exe", 125),
+            ]
+        );
+        assert_eq!(d.on_exit(5002), vec![Removed { tgid: 5002 }]);
+        let left: Vec<u32> = d.games().iter().map(|g| g.tgid).collect();
+        assert_eq!(left, vec![4002, 5105]);
+    }
+
+    #[test]
+    fn launchers_are_watched_when_they_start() {
+        let (mut d, _p, _r) = detector(&["lutris", "heroic-wine"]);
+        assert_eq!(d.on_exec(4000), vec![Watch { tgid: 4000 }]);
+        assert_eq!(d.on_exec(4001), vec![], "lutris-wrapper is below lutris");
+        assert_eq!(d.on_exec(4002), vec![added(4002, "witcher3.exe", 105)]);
+        // legendary run by hand, without Heroic's process above it.
+        assert_eq!(d.on_exec(5001), vec![Watch { tgid: 5001 }]);
+    }
+
+    #[test]
+    fn nothing_on_the_desktop_is_a_game() {
+        let (mut d, _p, _r) = detector(&["desktop"]);
+        let changes = d.startup_scan();
+        assert!(changes.iter().all(|c| !matches!(c, Added { .. })), "{changes:?}");
+        assert!(
+            !changes.contains(&Watch { tgid: 7000 }),
+            "a system account's fake reaper is not watched"
+        );
+        let c: BTreeMap<u32, Candidate> = d.candidates().into_iter().map(|c| (c.pid, c)).collect();
+        assert!(!c[&7001].decided);
+        assert_eq!(c[&7001].reasons.last(), Some(&NO_SESSION));
+        assert_eq!(c[&7999].score, 65);
+        assert!(!c.contains_key(&2), "a kernel thread has nothing to say");
+        for pid in [1000, 1001, 6000, 6001, 6100, 6101, 6102] {
+            assert!(c[&pid].score < 0, "{pid}");
+        }
+    }
+
+    #[test]
+    fn nobody_logged_in_means_no_game() {
+        let (proc, _run_user) = fixture_root(&["proton"]);
+        let empty = tempfile::tempdir().unwrap();
+        let mut d = GameDetector::new(proc.path().to_path_buf(), empty.path().to_path_buf());
+        assert_eq!(d.startup_scan(), vec![]);
+        assert_eq!(d.on_exec(2006), vec![]);
+        assert!(d.candidates().iter().any(|c| c.pid == 2006 && !c.decided));
+    }
+
+    #[test]
+    fn vanished_processes_are_ignored() {
+        let (mut d, _p, _r) = detector(&["proton"]);
+        assert_eq!(d.on_exec(424242), vec![]);
+        assert_eq!(d.on_exit(424242), vec![]);
+    }
+
+    #[test]
+    fn candidate_listing_shows_scores_reasons_and_decisions() {
+        let (proc, run_user) = fixture_root(&["proton"]);
+        let mut out = Vec::new();
+        super::super::write_game_candidates(proc.path(), run_user.path(), &mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines[0].contains("score"), "{out}");
+        // Best first: the game heads the list.
+        assert!(lines[1].contains("2006") && lines[1].contains("105"), "{out}");
+        assert!(lines[1].contains(" game ") && lines[1].contains("Cyberpunk2077.exe"), "{out}");
+        assert!(lines[1].contains("runs a Wine loader, Windows program (.exe)"), "{out}");
+        let steam = lines.iter().find(|l| l.contains("Steam client")).unwrap();
+        assert!(steam.contains(" - "), "{steam}");
+    }
+}

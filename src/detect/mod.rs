@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//
+// Finding the game and the audio servers from userspace, without polling:
+// - procinfo: one process (and its parents) as a proc root shows it;
+// - score: the pure rules that tell a game from its launchers, wrappers and
+//   everything else;
+// - game: the stateful detector the event loop feeds with exec and exit
+//   events from BPF;
+// - audio: inotify on the users' runtime dirs, and the socket-to-server map.
+//
+// docs/detection.md explains the rules.
+
+pub mod audio;
+pub mod game;
+pub mod procinfo;
+pub mod score;
+
+use std::io::{self, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+/// Where systemd-logind makes each logged-in user's runtime dir.
+pub const RUN_USER: &str = "/run/user";
+
+/// The ownership rule: `uid` belongs to a logged-in user when
+/// `<run_user>/<uid>` is a directory owned by `uid`. Only such users' processes
+/// can be picked as games or audio servers, so a system account (or anything
+/// without a session) gains nothing by renaming itself or faking environment
+/// keys.
+pub fn in_user_session(run_user: &Path, uid: u32) -> bool {
+    std::fs::symlink_metadata(run_user.join(uid.to_string()))
+        .is_ok_and(|m| m.is_dir() && m.uid() == uid)
+}
+
+/// One scan of `proc_root`: every process that any rule speaks about, with
+/// its score, the reasons, and whether it would be picked as a game. Best
+/// first. This is what `--list-game-candidates` prints.
+pub fn write_game_candidates(proc_root: &Path, run_user: &Path, out: &mut dyn Write) -> io::Result<()> {
+    let mut detector = game::GameDetector::new(proc_root.to_path_buf(), run_user.to_path_buf());
+    detector.startup_scan();
+    let mut candidates = detector.candidates();
+    candidates.sort_by(|a, b| b.score.cmp(&a.score).then(a.pid.cmp(&b.pid)));
+    writeln!(
+        out,
+        "{:>8} {:>6}  {:<8} {:<16} reasons (a game needs {} or more, from a logged-in user)",
+        "pid",
+        "score",
+        "decision",
+        "name",
+        score::GAME_THRESHOLD
+    )?;
+    for c in &candidates {
+        writeln!(
+            out,
+            "{:>8} {:>6}  {:<8} {:<16} {}",
+            c.pid,
+            c.score,
+            if c.decided { "game" } else { "-" },
+            c.comm,
+            c.reasons.join(", ")
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::DirBuilderExt;
+
+    #[test]
+    fn session_needs_a_dir_owned_by_that_uid() {
+        let run_user = tempfile::tempdir().unwrap();
+        let me = nix::unistd::geteuid().as_raw();
+        assert!(!in_user_session(run_user.path(), me), "no dir yet");
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(run_user.path().join(me.to_string()))
+            .unwrap();
+        assert!(in_user_session(run_user.path(), me));
+        // A dir named for another uid but owned by us is not that uid's.
+        let other = me.wrapping_add(1);
+        std::fs::create_dir(run_user.path().join(other.to_string())).unwrap();
+        assert!(!in_user_session(run_user.path(), other));
+        // A plain file is not a runtime dir.
+        let third = me.wrapping_add(2);
+        std::fs::write(run_user.path().join(third.to_string()), b"").unwrap();
+        assert!(!in_user_session(run_user.path(), third));
+    }
+}

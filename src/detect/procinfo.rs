@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//
+// One process as a proc root shows it: what the game rules need and nothing
+// more. The root is a path so tests can point it at fixtures. A process can
+// exit while it is read, and kernel threads have no command line, environment
+// or executable: every missing or unreadable file is an absent value, never
+// an error.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// The environment keys the rules read. Each is set by a launcher on the
+/// processes it starts (docs/detection.md says which and where from); the
+/// rest of the environment is not kept.
+pub const ENV_KEYS: &[&str] = &[
+    // Steam, on every game it starts (native or Proton), and umu, which
+    // Lutris, Heroic and Bottles run Windows games through.
+    "SteamAppId",
+    "SteamGameId",
+    // Steam's compatibility tools (Proton); Heroic and umu set them too.
+    "STEAM_COMPAT_APP_ID",
+    "STEAM_COMPAT_DATA_PATH",
+    // Any Wine launch with its own prefix.
+    "WINEPREFIX",
+    // Lutris: a fresh UUID per launch, which Lutris itself reads back from
+    // the game's environment to find its processes.
+    "LUTRIS_GAME_UUID",
+    // Heroic: set on the command it runs for a game.
+    "HEROIC_APP_NAME",
+    "HEROIC_APP_RUNNER",
+    "HEROIC_APP_SOURCE",
+    // umu's game id (`umu-<id>`, or `umu-default`); Heroic sets `umu-0`.
+    "GAMEID",
+    // Bottles: the bottle's path, on every program it runs.
+    "BOTTLE",
+];
+
+/// How many parents are read above a process: enough for Steam's longest
+/// chain (reaper, launch wrapper, runtime entry point, pressure-vessel,
+/// bwrap, adverb, proton, the Wine processes) nested under gamescope.
+pub const MAX_CHAIN: usize = 24;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcInfo {
+    pub pid: u32,
+    pub ppid: u32,
+    /// The real uid: the user who started it.
+    pub uid: u32,
+    /// The kernel's name for it (at most 15 bytes).
+    pub comm: String,
+    /// The command line, one entry per argument.
+    pub args: Vec<String>,
+    /// Only the keys of `ENV_KEYS` that are set.
+    pub env: Vec<(&'static str, String)>,
+    /// Where /proc/<pid>/exe points; None for kernel threads, zombies and
+    /// processes we may not look into.
+    pub exe: Option<PathBuf>,
+}
+
+impl ProcInfo {
+    pub fn env(&self, key: &str) -> Option<&str> {
+        self.env
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The executable's file name, without the kernel's " (deleted)" mark.
+    pub fn exe_name(&self) -> Option<&str> {
+        let name = self.exe.as_deref()?.file_name()?.to_str()?;
+        Some(name.strip_suffix(" (deleted)").unwrap_or(name))
+    }
+}
+
+/// The file name of a path written the Unix or the Windows way
+/// (`Z:\games\Game.exe` gives `Game.exe`).
+pub fn base_name(path: &str) -> &str {
+    path.rsplit(['/', '\\']).next().unwrap_or(path)
+}
+
+/// Read one process; None when it is gone (no status file).
+pub fn read_process(proc_root: &Path, pid: u32) -> Option<ProcInfo> {
+    let dir = proc_root.join(pid.to_string());
+    let status = fs::read_to_string(dir.join("status")).ok()?;
+    let (comm, ppid, uid) = parse_status(&status)?;
+    let args = fs::read(dir.join("cmdline"))
+        .map(|b| split_nul(&b))
+        .unwrap_or_default();
+    let env = fs::read(dir.join("environ"))
+        .map(|b| parse_environ(&b))
+        .unwrap_or_default();
+    let exe = fs::read_link(dir.join("exe")).ok();
+    Some(ProcInfo {
+        pid,
+        ppid,
+        uid,
+        comm,
+        args,
+        env,
+        exe,
+    })
+}
+
+/// The parents of `p`, nearest first, up to `MAX_CHAIN` of them. The chain
+/// ends at a parent that is gone, at pid 1 (included) or at a loop.
+pub fn parent_chain(proc_root: &Path, p: &ProcInfo) -> Vec<ProcInfo> {
+    chain_with(p, |pid| read_process(proc_root, pid))
+}
+
+/// `parent_chain` over processes already read (one scan of /proc).
+pub fn chain_with(p: &ProcInfo, mut get: impl FnMut(u32) -> Option<ProcInfo>) -> Vec<ProcInfo> {
+    let mut chain: Vec<ProcInfo> = Vec::new();
+    let mut next = p.ppid;
+    while next > 0 && next != p.pid && chain.len() < MAX_CHAIN {
+        if chain.iter().any(|c| c.pid == next) {
+            break;
+        }
+        let Some(parent) = get(next) else {
+            break;
+        };
+        next = if parent.pid == 1 { 0 } else { parent.ppid };
+        chain.push(parent);
+    }
+    chain
+}
+
+/// Every pid under `proc_root` now.
+pub fn list_pids(proc_root: &Path) -> Vec<u32> {
+    let Ok(dir) = fs::read_dir(proc_root) else {
+        return Vec::new();
+    };
+    let mut pids: Vec<u32> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    pids.sort_unstable();
+    pids
+}
+
+/// Name, parent pid and real uid from /proc/<pid>/status.
+fn parse_status(status: &str) -> Option<(String, u32, u32)> {
+    let (mut name, mut ppid, mut uid) = (None, None, None);
+    for line in status.lines() {
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim_start_matches([' ', '\t']);
+        match key {
+            "Name" => name = Some(unescape_name(value)),
+            "PPid" => ppid = value.trim().parse().ok(),
+            "Uid" => uid = value.split_whitespace().next()?.parse().ok(),
+            _ => {}
+        }
+    }
+    Some((name?, ppid?, uid?))
+}
+
+/// The status file escapes a newline in the name as `\n` and a backslash as
+/// `\\`; undo both so the name is the one the process set.
+fn unescape_name(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+fn split_nul(bytes: &[u8]) -> Vec<String> {
+    let bytes = bytes.strip_suffix(b"\0").unwrap_or(bytes);
+    if bytes.is_empty() {
+        return Vec::new();
+    }
+    bytes
+        .split(|&b| b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect()
+}
+
+fn parse_environ(bytes: &[u8]) -> Vec<(&'static str, String)> {
+    let mut env = Vec::new();
+    for entry in bytes.split(|&b| b == 0) {
+        let Some(eq) = entry.iter().position(|&b| b == b'=') else {
+            continue;
+        };
+        let (key, value) = (&entry[..eq], &entry[eq + 1..]);
+        if let Some(k) = ENV_KEYS.iter().find(|k| k.as_bytes() == key) {
+            if !env.iter().any(|(seen, _)| seen == k) {
+                env.push((*k, String::from_utf8_lossy(value).into_owned()));
+            }
+        }
+    }
+    env
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixtures(scenario: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/proc")
+            .join(scenario)
+    }
+
+    #[test]
+    fn reads_a_proton_game_process() {
+        let p = read_process(&fixtures("proton"), 2006).unwrap();
+        assert_eq!(p.pid, 2006);
+        assert_eq!(p.ppid, 2005);
+        assert_eq!(p.uid, 1000);
+        assert_eq!(p.comm, "Cyberpunk2077.e");
+        assert_eq!(
+            p.args,
+            vec![
+                "Z:\\home\\alex\\.local\\share\\Steam\\steamapps\\common\\Cyberpunk 2077\\bin\\x64\\Cyberpunk2077.exe",
+                "--launcher-skip"
+            ]
+        );
+        assert_eq!(p.env("SteamAppId"), Some("1091500"));
+        assert_eq!(p.env("STEAM_COMPAT_APP_ID"), Some("1091500"));
+        assert_eq!(p.env("PATH"), None, "keys outside ENV_KEYS are not kept");
+        assert_eq!(p.exe_name(), Some("wine64-preloader"));
+    }
+
+    #[test]
+    fn chain_goes_up_to_the_first_missing_parent() {
+        let root = fixtures("proton");
+        let p = read_process(&root, 2006).unwrap();
+        let chain: Vec<u32> = parent_chain(&root, &p).iter().map(|c| c.pid).collect();
+        assert_eq!(chain, vec![2005, 2004, 2003, 2002, 2001, 2000, 1000]);
+    }
+
+    #[test]
+    fn kernel_threads_and_dead_processes_are_not_errors() {
+        let root = fixtures("desktop");
+        let k = read_process(&root, 2).unwrap();
+        assert_eq!(k.comm, "kthreadd");
+        assert!(k.args.is_empty() && k.env.is_empty() && k.exe.is_none());
+        // A process whose directory is gone reads as None.
+        assert_eq!(read_process(&root, 424242), None);
+        // One whose status is gone (it exited between two reads) too.
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("77")).unwrap();
+        fs::write(dir.path().join("77/cmdline"), b"x\0").unwrap();
+        assert_eq!(read_process(dir.path(), 77), None);
+    }
+
+    #[test]
+    fn chain_stops_at_loops_and_at_the_bound() {
+        let mk = |pid, ppid| ProcInfo {
+            pid,
+            ppid,
+            uid: 0,
+            comm: String::new(),
+            args: vec![],
+            env: vec![],
+            exe: None,
+        };
+        // 10 -> 11 -> 12 -> 11: a loop (pid reuse while reading) ends it.
+        let chain = chain_with(&mk(10, 11), |pid| match pid {
+            11 => Some(mk(11, 12)),
+            12 => Some(mk(12, 11)),
+            _ => None,
+        });
+        assert_eq!(chain.iter().map(|c| c.pid).collect::<Vec<_>>(), vec![11, 12]);
+        // An endless line of parents is cut at MAX_CHAIN.
+        let chain = chain_with(&mk(1_000, 999), |pid| Some(mk(pid, pid - 1)));
+        assert_eq!(chain.len(), MAX_CHAIN);
+        // pid 1 is the last.
+        let chain = chain_with(&mk(5, 1), |pid| Some(mk(pid, 0)));
+        assert_eq!(chain.len(), 1);
+    }
+
+    #[test]
+    fn status_names_are_unescaped() {
+        let (name, ppid, uid) =
+            parse_status("Name:\tweird\\nname\\\\x\nPPid:\t7\nUid:\t1000\t1000\t1000\t1000\n").unwrap();
+        assert_eq!(name, "weird\nname\\x");
+        assert_eq!((ppid, uid), (7, 1000));
+        assert_eq!(parse_status("Name:\tx\n"), None);
+    }
+
+    #[test]
+    fn environ_keeps_known_keys_once() {
+        let env = parse_environ(b"PATH=/bin\0SteamAppId=220\0junk\0SteamAppId=1\0WINEPREFIX=/p=q\0");
+        assert_eq!(
+            env,
+            vec![("SteamAppId", "220".to_string()), ("WINEPREFIX", "/p=q".to_string())]
+        );
+    }
+
+    #[test]
+    fn base_names_of_unix_and_windows_paths() {
+        assert_eq!(base_name("C:\\windows\\system32\\services.exe"), "services.exe");
+        assert_eq!(base_name("/usr/bin/wine64"), "wine64");
+        assert_eq!(base_name("Game.exe"), "Game.exe");
+    }
+}
