@@ -6,7 +6,7 @@
 
 use std::mem::MaybeUninit;
 use std::os::fd::AsFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use anyhow::{Context, Result};
 use crossbeam_channel::Receiver;
 use libbpf_rs::libbpf_sys;
 use libbpf_rs::skel::OpenSkel;
-use libbpf_rs::{Link, MapCore, MapFlags, OpenObject};
+use libbpf_rs::{Link, MapCore, MapFlags, MapHandle, OpenObject};
 use log::info;
 use nix::sys::signal::Signal;
 use nix::sys::signalfd::SignalFd;
@@ -27,6 +27,7 @@ use crate::bpf_intf;
 use crate::bpf_skel::{BpfSkel, BpfSkelBuilder};
 use crate::classes;
 use crate::cli::Opts;
+use crate::detect;
 use crate::events::event_loop::{self, EventLoop, LoopCounts};
 use crate::events::records::{self, Event, Kind};
 use crate::preflight;
@@ -37,6 +38,9 @@ const TICK: Duration = Duration::from_secs(1);
 /// Event loop tokens of the fds besides the ringbufs.
 const SIGNAL_TOKEN: u64 = 0;
 const TICK_TOKEN: u64 = 1;
+const AUDIO_TOKEN: u64 = 2;
+/// How many exec and exit events may wait for launch detection.
+const DETECT_BACKLOG: usize = 1024;
 /// How many events may wait for the printer of `--watch-*` before new ones
 /// are dropped (and counted).
 const WATCH_BACKLOG: usize = 8192;
@@ -57,6 +61,9 @@ const STAT_NAMES: [&str; bpf_intf::gamer_stat_NR_GSTATS as usize] = [
 struct SharedVars<'obj> {
     /// CLOCK_TAI - CLOCK_REALTIME (events.bpf.c).
     tai_offset: &'obj AtomicU64,
+    /// Bumped after each change to a per-process class map
+    /// (classify.bpf.c).
+    proc_gen: &'obj AtomicU64,
 }
 
 impl<'obj> SharedVars<'obj> {
@@ -70,7 +77,12 @@ impl<'obj> SharedVars<'obj> {
         // ('obj), the fields are u64-aligned, and from here on this side
         // only reaches them through these atomics.
         let tai_offset = unsafe { AtomicU64::from_ptr(&mut bss.tai_offset_ns) };
-        Ok(SharedVars { tai_offset })
+        // SAFETY: as above.
+        let proc_gen = unsafe { AtomicU64::from_ptr(&mut bss.proc_gen) };
+        Ok(SharedVars {
+            tai_offset,
+            proc_gen,
+        })
     }
 }
 
@@ -192,6 +204,8 @@ impl<'obj> Scheduler<'obj> {
             consumers.push(c);
             printers.push(std::thread::spawn(move || print_events(rx)));
         }
+        let (c, detect_rx) = event_loop::consumer("detect", &[Kind::Proc], DETECT_BACKLOG);
+        consumers.push(c);
         let mut events = EventLoop::new(&rings, consumers)?;
         events.add_fd(signals.as_fd(), SIGNAL_TOKEN)?;
         let tick = TimerFd::new(
@@ -207,43 +221,27 @@ impl<'obj> Scheduler<'obj> {
         events.add_fd(tick.as_fd(), TICK_TOKEN)?;
         self.update_tai_offset();
 
-        let signal = 'serve: loop {
-            if uei_exited!(&self.skel, uei) {
-                break None;
-            }
-            let mut ready = [0u64; 4];
-            let n = {
-                let tokens = events.wait()?;
-                let n = tokens.len().min(ready.len());
-                ready[..n].copy_from_slice(&tokens[..n]);
-                n
-            };
-            for token in &ready[..n] {
-                events.count_syscall();
-                match *token {
-                    SIGNAL_TOKEN => {
-                        if let Some(info) = signals.read_signal().context("reading signalfd")? {
-                            let sig =
-                                Signal::try_from(info.ssi_signo as i32).unwrap_or(Signal::SIGTERM);
-                            info!("{sig} received, detaching");
-                            break 'serve Some(sig);
-                        }
-                    }
-                    TICK_TOKEN => {
-                        let mut buf = [0u8; 8];
-                        let _ = nix::unistd::read(&tick, &mut buf);
-                        self.update_tai_offset();
-                    }
-                    _ => {}
-                }
-            }
-        };
+        let worker = detect::worker::Worker::new(
+            self.proc_maps()?,
+            PathBuf::from("/proc"),
+            PathBuf::from(detect::RUN_USER),
+        );
+        if let Some(audio) = worker.audio_watch() {
+            events.add_fd_edge(audio.fd(), AUDIO_TOKEN)?;
+        }
+        let (inotify_tx, inotify_rx) = crossbeam_channel::bounded(1);
 
-        events.drain();
-        self.log_event_counts(&events.counts());
-        // Closing the channels ends the printer threads once they have
-        // printed what was sent.
-        drop(events);
+        let signal = std::thread::scope(|s| -> Result<Option<Signal>> {
+            s.spawn(move || worker.run(detect_rx, inotify_rx));
+            let signal = self.serve(&mut events, signals, &tick, &inotify_tx);
+            events.drain();
+            self.log_event_counts(&events.counts());
+            // Closing the channels ends the consumer threads once they have
+            // handled what was sent.
+            drop(events);
+            drop(inotify_tx);
+            signal
+        })?;
         for p in printers {
             let _ = p.join();
         }
@@ -262,6 +260,67 @@ impl<'obj> Scheduler<'obj> {
         Ok(match signal {
             Some(_) => Ending::Signal,
             None => Ending::Exited(exit),
+        })
+    }
+
+    /// The loop itself, until a signal or the kernel ends the scheduler.
+    fn serve(
+        &self,
+        events: &mut EventLoop,
+        signals: &SignalFd,
+        tick: &TimerFd,
+        inotify: &crossbeam_channel::Sender<()>,
+    ) -> Result<Option<Signal>> {
+        loop {
+            if uei_exited!(&self.skel, uei) {
+                return Ok(None);
+            }
+            let mut ready = [0u64; 4];
+            let n = {
+                let tokens = events.wait()?;
+                let n = tokens.len().min(ready.len());
+                ready[..n].copy_from_slice(&tokens[..n]);
+                n
+            };
+            for token in &ready[..n] {
+                match *token {
+                    SIGNAL_TOKEN => {
+                        events.count_syscall();
+                        if let Some(info) = signals.read_signal().context("reading signalfd")? {
+                            let sig =
+                                Signal::try_from(info.ssi_signo as i32).unwrap_or(Signal::SIGTERM);
+                            info!("{sig} received, detaching");
+                            return Ok(Some(sig));
+                        }
+                    }
+                    TICK_TOKEN => {
+                        events.count_syscall();
+                        let mut buf = [0u8; 8];
+                        let _ = nix::unistd::read(tick, &mut buf);
+                        self.update_tai_offset();
+                    }
+                    // The detection thread reads the inotify fd itself; a
+                    // full channel means it has yet to, which is as good.
+                    AUDIO_TOKEN => {
+                        let _ = inotify.try_send(());
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Handles on the maps launch detection writes.
+    fn proc_maps(&self) -> Result<detect::worker::ProcMaps<'obj>> {
+        let handle = |m: &libbpf_rs::Map| {
+            MapHandle::try_from(m)
+                .with_context(|| format!("opening map {}", m.name().to_string_lossy()))
+        };
+        Ok(detect::worker::ProcMaps {
+            game_tgids: handle(&self.skel.maps.game_tgids)?,
+            audio_tgids: handle(&self.skel.maps.audio_tgids)?,
+            proc_tgids: handle(&self.skel.maps.proc_tgids)?,
+            proc_gen: self.shared.proc_gen,
         })
     }
 

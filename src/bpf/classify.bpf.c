@@ -65,7 +65,7 @@ struct tgid_map audio_tgids SEC(".maps");
  * thread looks its process up again only when it moved, which spares the
  * hash lookups on almost every context switch.
  */
-u64 proc_gen = 1;
+u64 proc_gen;
 
 static void proc_maps_changed(void)
 {
@@ -218,7 +218,9 @@ __hidden void classify_running(struct task_struct *p, struct task_ctx *tctx)
 {
 	struct class_stats *stats;
 	u32 mask = 0, fresh;
-	u64 now = bpf_ktime_get_ns(), gen = proc_gen;
+	u64 now = bpf_ktime_get_ns();
+	/* Off by one, so that a new task's zero never matches. */
+	u64 gen = proc_gen + 1;
 	int c;
 
 	if (recent(tctx->input_at, now))

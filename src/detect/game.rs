@@ -129,7 +129,8 @@ impl GameDetector {
 
     fn consider(&mut self, p: &ProcInfo, chain: &[ProcInfo], startup: bool) -> Vec<GameChange> {
         let mut changes = Vec::new();
-        if self.games.contains_key(&p.pid) || chain.iter().any(|a| self.games.contains_key(&a.pid)) {
+        if self.games.contains_key(&p.pid) || chain.iter().any(|a| self.games.contains_key(&a.pid))
+        {
             return changes;
         }
         let s = score::score(p, chain);
@@ -255,13 +256,21 @@ mod tests {
     #[test]
     fn proton_launch_seen_exec_by_exec() {
         let (mut d, _p, _r) = detector(&["proton"]);
-        assert_eq!(d.on_exec(1000), vec![], "Steam itself is neither game nor watched");
+        assert_eq!(
+            d.on_exec(1000),
+            vec![],
+            "Steam itself is neither game nor watched"
+        );
         assert_eq!(d.on_exec(2000), vec![Watch { tgid: 2000 }]);
         for pid in [2001, 2002, 2003, 2004, 2005, 2007, 2008] {
             assert_eq!(d.on_exec(pid), vec![], "{pid}: already below a watch");
         }
         assert_eq!(d.on_exec(2006), vec![added(2006, "Cyberpunk2077.exe", 105)]);
-        assert_eq!(d.on_exec(2011), vec![], "a game's child inherits, no new game");
+        assert_eq!(
+            d.on_exec(2011),
+            vec![],
+            "a game's child inherits, no new game"
+        );
         assert_eq!(d.on_exec(2006), vec![], "a game that execs stays the game");
         assert_eq!(d.games().len(), 1);
 
@@ -346,7 +355,10 @@ mod tests {
     fn nothing_on_the_desktop_is_a_game() {
         let (mut d, _p, _r) = detector(&["desktop"]);
         let changes = d.startup_scan();
-        assert!(changes.iter().all(|c| !matches!(c, Added { .. })), "{changes:?}");
+        assert!(
+            changes.iter().all(|c| !matches!(c, Added { .. })),
+            "{changes:?}"
+        );
         assert!(
             !changes.contains(&Watch { tgid: 7000 }),
             "a system account's fake reaper is not watched"
@@ -387,9 +399,18 @@ mod tests {
         let lines: Vec<&str> = out.lines().collect();
         assert!(lines[0].contains("score"), "{out}");
         // Best first: the game heads the list.
-        assert!(lines[1].contains("2006") && lines[1].contains("105"), "{out}");
-        assert!(lines[1].contains(" game ") && lines[1].contains("Cyberpunk2077.exe"), "{out}");
-        assert!(lines[1].contains("runs a Wine loader, Windows program (.exe)"), "{out}");
+        assert!(
+            lines[1].contains("2006") && lines[1].contains("105"),
+            "{out}"
+        );
+        assert!(
+            lines[1].contains(" game ") && lines[1].contains("Cyberpunk2077.exe"),
+            "{out}"
+        );
+        assert!(
+            lines[1].contains("runs a Wine loader, Windows program (.exe)"),
+            "{out}"
+        );
         let steam = lines.iter().find(|l| l.contains("Steam client")).unwrap();
         assert!(steam.contains(" - "), "{steam}");
     }

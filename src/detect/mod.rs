@@ -7,6 +7,7 @@
 // - game: the stateful detector the event loop feeds with exec and exit
 //   events from BPF;
 // - audio: inotify on the users' runtime dirs, and the socket-to-server map.
+// - worker: the thread that applies all of the above to the BPF maps.
 //
 // docs/detection.md explains the rules.
 
@@ -14,6 +15,7 @@ pub mod audio;
 pub mod game;
 pub mod procinfo;
 pub mod score;
+pub mod worker;
 
 use std::io::{self, Write};
 use std::os::unix::fs::MetadataExt;
@@ -35,7 +37,11 @@ pub fn in_user_session(run_user: &Path, uid: u32) -> bool {
 /// One scan of `proc_root`: every process that any rule speaks about, with
 /// its score, the reasons, and whether it would be picked as a game. Best
 /// first. This is what `--list-game-candidates` prints.
-pub fn write_game_candidates(proc_root: &Path, run_user: &Path, out: &mut dyn Write) -> io::Result<()> {
+pub fn write_game_candidates(
+    proc_root: &Path,
+    run_user: &Path,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let mut detector = game::GameDetector::new(proc_root.to_path_buf(), run_user.to_path_buf());
     detector.startup_scan();
     let mut candidates = detector.candidates();

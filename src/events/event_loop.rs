@@ -174,6 +174,22 @@ impl EventLoop {
             .context("adding an fd to the epoll set")
     }
 
+    /// Watch `fd` edge-triggered: `wait` reports `token` when new input
+    /// arrives, not while unread input remains. For an fd that another
+    /// thread reads, so the loop does not spin until that thread gets to it.
+    pub fn add_fd_edge(&mut self, fd: BorrowedFd<'_>, token: u64) -> Result<()> {
+        anyhow::ensure!(
+            token != RING_TOKEN,
+            "token {token} is reserved for ringbufs"
+        );
+        self.epoll
+            .add(
+                fd,
+                EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLET, token),
+            )
+            .context("adding an fd to the epoll set")
+    }
+
     /// Another consumer, from now on.
     pub fn add_consumer(&mut self, c: Consumer) {
         self.dispatch.consumers.push(c);
