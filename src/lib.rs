@@ -11,6 +11,7 @@
 // - scheduler: one attachment of the BPF program, from open to detach.
 // - classes: the thread classes as userspace sees them.
 // - logging: journald-aware log output.
+// - stats: the metrics snapshot, its servers and its views.
 
 pub mod bpf_intf;
 pub mod bpf_skel;
@@ -19,3 +20,4 @@ pub mod cli;
 pub mod logging;
 pub mod preflight;
 pub mod scheduler;
+pub mod stats;

@@ -17,11 +17,20 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use scx_gamer::cli::Opts;
 use scx_gamer::scheduler::{Ending, Scheduler};
-use scx_gamer::{classes, logging, preflight};
+use scx_gamer::{classes, logging, preflight, stats};
 
 fn main() -> ExitCode {
     let opts = Opts::parse();
     init_logging(opts.verbose);
+
+    // These read statistics only: no root, no sched_ext, nothing loaded.
+    if opts.help_stats {
+        return exit_with(stats::describe(&mut std::io::stdout()));
+    }
+    if let Some(secs) = opts.monitor {
+        let interval = std::time::Duration::from_secs(secs);
+        return exit_with(stats::run_monitor(&opts.stats_socket, interval, opts.json));
+    }
 
     if let Err(refusal) = preflight::check(&preflight::SystemView::current()) {
         error!("{refusal}");
@@ -36,7 +45,11 @@ fn main() -> ExitCode {
         }
     }
 
-    match run(&opts) {
+    exit_with(run(&opts))
+}
+
+fn exit_with(result: Result<()>) -> ExitCode {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!("{e:#}");

@@ -31,7 +31,7 @@ use crate::cli::Opts;
 const EXIT_POLL: Duration = Duration::from_millis(200);
 
 /// Dispatch counters, named in the order of `enum gamer_stat` in intf.h.
-const STAT_NAMES: [&str; bpf_intf::gamer_stat_NR_GSTATS as usize] = [
+pub const STAT_NAMES: [&str; bpf_intf::gamer_stat_NR_GSTATS as usize] = [
     "direct-idle",
     "enqueue-idle",
     "kthread-local",
