@@ -3,7 +3,7 @@
 # virtiofsd, and a Debian kernel built with CONFIG_SCHED_CLASS_EXT.
 #
 #   scripts/setup-vm.sh               everything
-#   scripts/setup-vm.sh --build-deps  only what building scx_gamer needs
+#   scripts/setup-vm.sh --build-deps  only what building scx_gamer and its host tests need
 #
 # Idempotent: every step checks whether its result is already there, so a
 # second run does nothing and works offline once the cache is filled.
@@ -51,7 +51,8 @@ BUILD_PKGS=(clang-19 llvm-19 libelf-dev zlib1g-dev pkg-config make)
 # for hackbench.
 VM_PKGS=(kmod stress-ng busybox-static libcap-ng-dev libseccomp-dev python3 python3-venv
 	file util-linux procps alsa-utils rt-tests)
-HOST_PKGS=("${BUILD_PKGS[@]}")
+# The host-side tests: tmux drives the full-screen --monitor view.
+HOST_PKGS=("${BUILD_PKGS[@]}" tmux)
 
 # Rust comes from rustup, not Debian: bookworm's rustc is far older than the
 # 1.91 that the scx crates need.

@@ -110,6 +110,37 @@ pub struct Opts {
     /// Print libbpf's debug output while loading.
     #[arg(short, long)]
     pub verbose: bool,
+
+    /// While running, print a short block of statistics every SECONDS
+    /// seconds.
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub stats: Option<u64>,
+
+    /// Load nothing: attach to the scx_gamer already running (through its
+    /// stats socket) and show its statistics every SECONDS seconds; full
+    /// screen on a terminal (q quits), plain lines otherwise. Needs access
+    /// to the socket (root), not sched_ext.
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3_600),
+          conflicts_with_all = ["stats", "debug_api", "help_stats"])]
+    pub monitor: Option<u64>,
+
+    /// With --monitor: print each snapshot as one JSON object per line.
+    #[arg(long, requires = "monitor")]
+    pub json: bool,
+
+    /// Describe every statistic, then exit.
+    #[arg(long)]
+    pub help_stats: bool,
+
+    /// Serve the statistics over HTTP on 127.0.0.1 at this port: GET
+    /// /metrics (JSON) and GET /health. Off unless given; read-only.
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub debug_api: Option<u16>,
+
+    /// The stats socket: where the scheduler serves its statistics and
+    /// where --monitor looks for them.
+    #[arg(long, value_name = "PATH", default_value = crate::stats::DEFAULT_STATS_SOCKET)]
+    pub stats_socket: std::path::PathBuf,
 }
 
 impl Opts {
@@ -310,6 +341,47 @@ mod tests {
                 .unwrap_err()
                 .kind(),
             ErrorKind::ValueValidation
+        );
+    }
+
+    #[test]
+    fn stats_flags() {
+        let o = parse(&["--stats", "2", "--debug-api", "9100"]).unwrap();
+        assert_eq!(o.stats, Some(2));
+        assert_eq!(o.debug_api, Some(9100));
+        assert_eq!(o.stats_socket.to_str(), Some("/var/run/scx/root/stats"));
+        let o = parse(&["--monitor", "1", "--json", "--stats-socket", "/tmp/s"]).unwrap();
+        assert_eq!(o.monitor, Some(1));
+        assert!(o.json);
+        assert_eq!(o.stats_socket.to_str(), Some("/tmp/s"));
+        for args in [
+            &["--stats", "0"][..],
+            &["--stats", "3601"],
+            &["--monitor", "0"],
+            &["--debug-api", "0"],
+            &["--debug-api", "65536"],
+        ] {
+            assert_eq!(
+                parse(args).unwrap_err().kind(),
+                ErrorKind::ValueValidation,
+                "{args:?}"
+            );
+        }
+        assert_eq!(
+            parse(&["--json"]).unwrap_err().kind(),
+            ErrorKind::MissingRequiredArgument
+        );
+        assert_eq!(
+            parse(&["--monitor", "1", "--stats", "1"])
+                .unwrap_err()
+                .kind(),
+            ErrorKind::ArgumentConflict
+        );
+        assert_eq!(
+            parse(&["--monitor", "1", "--debug-api", "80"])
+                .unwrap_err()
+                .kind(),
+            ErrorKind::ArgumentConflict
         );
     }
 

@@ -14,6 +14,7 @@
 //   inotify events.
 // - logging: journald-aware log output.
 // - events: the event ringbufs' records and the epoll loop that reads them.
+// - stats: the metrics snapshot, its servers and its views.
 
 pub mod bpf_intf;
 pub mod bpf_skel;
@@ -24,3 +25,4 @@ pub mod events;
 pub mod logging;
 pub mod preflight;
 pub mod scheduler;
+pub mod stats;

@@ -8,7 +8,9 @@
 
 use std::io::IsTerminal;
 use std::mem::MaybeUninit;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -18,11 +20,20 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use scx_gamer::cli::Opts;
 use scx_gamer::scheduler::{Ending, Scheduler};
-use scx_gamer::{classes, logging, preflight};
+use scx_gamer::{classes, logging, preflight, stats};
 
 fn main() -> ExitCode {
     let opts = Opts::parse();
     init_logging(opts.verbose);
+
+    // These read statistics only: no root, no sched_ext, nothing loaded.
+    if opts.help_stats {
+        return exit_with(stats::describe(&mut std::io::stdout()));
+    }
+    if let Some(secs) = opts.monitor {
+        let interval = std::time::Duration::from_secs(secs);
+        return exit_with(stats::run_monitor(&opts.stats_socket, interval, opts.json));
+    }
 
     if let Err(refusal) = preflight::check(&preflight::SystemView::current()) {
         error!("{refusal}");
@@ -37,7 +48,11 @@ fn main() -> ExitCode {
         }
     }
 
-    match run(&opts) {
+    exit_with(run(&opts))
+}
+
+fn exit_with(result: Result<()>) -> ExitCode {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!("{e:#}");
@@ -58,10 +73,23 @@ fn run(opts: &Opts) -> Result<()> {
 
     scx_utils::try_set_rlimit_infinity();
 
+    // The stats outlive each attachment, so a client stays connected across
+    // a restart. Both servers start before anything is loaded: a port in
+    // use is refused with the system untouched.
+    let publisher = Arc::new(stats::Publisher::new());
+    let _debug_api = opts
+        .debug_api
+        .map(|port| {
+            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+            stats::start_debug_api(Arc::clone(&publisher), addr, stats::Limits::default())
+        })
+        .transpose()?;
+    let _stats_socket = stats::start_stats_server(Arc::clone(&publisher), &opts.stats_socket)?;
+
     let mut open_object = MaybeUninit::uninit();
     let mut error_restarts = 0;
     loop {
-        let mut sched = Scheduler::attach(opts, &mut open_object)?;
+        let mut sched = Scheduler::attach(opts, &mut open_object, Arc::clone(&publisher))?;
         match sched.run(&signals)? {
             Ending::Signal => return Ok(()),
             Ending::Exited(exit) if exit.should_restart() => {

@@ -8,6 +8,7 @@ use std::mem::MaybeUninit;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -28,9 +29,11 @@ use crate::bpf_skel::{BpfSkel, BpfSkelBuilder};
 use crate::classes;
 use crate::cli::Opts;
 use crate::detect;
+use crate::detect::worker::Detected;
 use crate::events::event_loop::{self, EventLoop, LoopCounts};
 use crate::events::records::{self, Event, Kind};
 use crate::preflight;
+use crate::stats;
 
 /// The period of the loop's housekeeping: the clock offset BPF needs, and
 /// the counters.
@@ -41,12 +44,15 @@ const TICK_TOKEN: u64 = 1;
 const AUDIO_TOKEN: u64 = 2;
 /// How many exec and exit events may wait for launch detection.
 const DETECT_BACKLOG: usize = 1024;
+/// How many frame and input events may wait for the stats thread: a
+/// second of an 8 kHz mouse.
+const STATS_BACKLOG: usize = 8192;
 /// How many events may wait for the printer of `--watch-*` before new ones
 /// are dropped (and counted).
 const WATCH_BACKLOG: usize = 8192;
 
 /// Dispatch counters, named in the order of `enum gamer_stat` in intf.h.
-const STAT_NAMES: [&str; bpf_intf::gamer_stat_NR_GSTATS as usize] = [
+pub const STAT_NAMES: [&str; bpf_intf::gamer_stat_NR_GSTATS as usize] = [
     "direct-idle",
     "enqueue-idle",
     "kthread-local",
@@ -86,6 +92,15 @@ impl<'obj> SharedVars<'obj> {
     }
 }
 
+/// What the loop serves besides its ringbufs, and where it sends things.
+struct LoopIo<'a> {
+    signals: &'a SignalFd,
+    tick: &'a TimerFd,
+    inotify: &'a crossbeam_channel::Sender<()>,
+    ticks: &'a crossbeam_channel::Sender<stats::Metrics>,
+    detected: &'a Mutex<Detected>,
+}
+
 /// Why an attachment ended.
 pub enum Ending {
     /// SIGINT or SIGTERM: the user wants the scheduler gone.
@@ -105,11 +120,19 @@ pub struct Scheduler<'obj> {
     link: Option<Link>,
     /// The event streams printed live (`--watch-*`, `--log-classes`).
     watch: Vec<Kind>,
+    /// Where the stats go once a second, and how often (in snapshots) the
+    /// `--stats` block is printed.
+    publisher: Arc<stats::Publisher>,
+    print_stats_every: Option<u64>,
 }
 
 impl<'obj> Scheduler<'obj> {
     /// Open, configure, load and attach the BPF scheduler.
-    pub fn attach(opts: &Opts, open_object: &'obj mut MaybeUninit<OpenObject>) -> Result<Self> {
+    pub fn attach(
+        opts: &Opts,
+        open_object: &'obj mut MaybeUninit<OpenObject>,
+        publisher: Arc<stats::Publisher>,
+    ) -> Result<Self> {
         log_topology();
 
         let mut builder = BpfSkelBuilder::default();
@@ -181,6 +204,8 @@ impl<'obj> Scheduler<'obj> {
             shared,
             link: Some(link),
             watch,
+            publisher,
+            print_stats_every: opts.stats,
         })
     }
 
@@ -206,6 +231,10 @@ impl<'obj> Scheduler<'obj> {
         }
         let (c, detect_rx) = event_loop::consumer("detect", &[Kind::Proc], DETECT_BACKLOG);
         consumers.push(c);
+        let (c, stats_rx) =
+            event_loop::consumer("stats", &[Kind::Frame, Kind::Input], STATS_BACKLOG);
+        consumers.push(c);
+        let (ticks_tx, ticks_rx) = crossbeam_channel::bounded(2);
         let mut events = EventLoop::new(&rings, consumers)?;
         events.add_fd(signals.as_fd(), SIGNAL_TOKEN)?;
         let tick = TimerFd::new(
@@ -231,15 +260,27 @@ impl<'obj> Scheduler<'obj> {
         }
         let (inotify_tx, inotify_rx) = crossbeam_channel::bounded(1);
 
+        let detected = worker.detected();
+        let publisher = Arc::clone(&self.publisher);
+        let print_every = self.print_stats_every;
         let signal = std::thread::scope(|s| -> Result<Option<Signal>> {
             s.spawn(move || worker.run(detect_rx, inotify_rx));
-            let signal = self.serve(&mut events, signals, &tick, &inotify_tx);
+            s.spawn(move || stats::feed::run(stats_rx, ticks_rx, publisher, print_every));
+            let loop_io = LoopIo {
+                signals,
+                tick: &tick,
+                inotify: &inotify_tx,
+                ticks: &ticks_tx,
+                detected: &detected,
+            };
+            let signal = self.serve(&mut events, &loop_io);
             events.drain();
             self.log_event_counts(&events.counts());
             // Closing the channels ends the consumer threads once they have
             // handled what was sent.
             drop(events);
             drop(inotify_tx);
+            drop(ticks_tx);
             signal
         })?;
         for p in printers {
@@ -264,13 +305,7 @@ impl<'obj> Scheduler<'obj> {
     }
 
     /// The loop itself, until a signal or the kernel ends the scheduler.
-    fn serve(
-        &self,
-        events: &mut EventLoop,
-        signals: &SignalFd,
-        tick: &TimerFd,
-        inotify: &crossbeam_channel::Sender<()>,
-    ) -> Result<Option<Signal>> {
+    fn serve(&self, events: &mut EventLoop, io: &LoopIo<'_>) -> Result<Option<Signal>> {
         loop {
             if uei_exited!(&self.skel, uei) {
                 return Ok(None);
@@ -286,7 +321,7 @@ impl<'obj> Scheduler<'obj> {
                 match *token {
                     SIGNAL_TOKEN => {
                         events.count_syscall();
-                        if let Some(info) = signals.read_signal().context("reading signalfd")? {
+                        if let Some(info) = io.signals.read_signal().context("reading signalfd")? {
                             let sig =
                                 Signal::try_from(info.ssi_signo as i32).unwrap_or(Signal::SIGTERM);
                             info!("{sig} received, detaching");
@@ -296,18 +331,45 @@ impl<'obj> Scheduler<'obj> {
                     TICK_TOKEN => {
                         events.count_syscall();
                         let mut buf = [0u8; 8];
-                        let _ = nix::unistd::read(tick, &mut buf);
+                        let _ = nix::unistd::read(io.tick, &mut buf);
                         self.update_tai_offset();
+                        // A stats thread still busy with the previous
+                        // snapshot skips this one.
+                        let _ = io.ticks.try_send(self.stats_snapshot(events, io.detected));
                     }
                     // The detection thread reads the inotify fd itself; a
                     // full channel means it has yet to, which is as good.
                     AUDIO_TOKEN => {
-                        let _ = inotify.try_send(());
+                        let _ = io.inotify.try_send(());
                     }
                     _ => {}
                 }
             }
         }
+    }
+
+    /// The totals of a stats snapshot, read now.
+    fn stats_snapshot(&self, events: &EventLoop, detected: &Mutex<Detected>) -> stats::Metrics {
+        let classes: Vec<bpf_intf::class_counters> = match self.class_counts() {
+            Ok(c) => c.to_vec(),
+            Err(e) => {
+                log::warn!("class counters unavailable: {e:#}");
+                Vec::new()
+            }
+        };
+        let dispatch: Vec<(&'static str, u64)> = STAT_NAMES
+            .iter()
+            .copied()
+            .zip(self.dispatch_counts().unwrap_or_default())
+            .collect();
+        let detected = detected.lock().map(|d| d.clone()).unwrap_or_default();
+        stats::feed::snapshot(&stats::feed::Totals {
+            classes: &classes,
+            dispatch: &dispatch,
+            ring_drops: &self.ring_drops().unwrap_or_default(),
+            events: &events.counts(),
+            detected: &detected,
+        })
     }
 
     /// Handles on the maps launch detection writes.

@@ -1,0 +1,371 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//
+// What the debug API answers: the request head in, the response out, with
+// no I/O (src/stats/http.rs moves the bytes). Read-only: `GET` and `HEAD`
+// of `/metrics` and `/health`; anything else is refused with the status
+// that says why.
+//
+// The Host header must name the loopback address the server is bound to
+// (127.0.0.1, localhost or [::1]). A browser page from elsewhere that
+// resolves its own name to 127.0.0.1 (DNS rebinding) sends its own name as
+// Host, and is refused.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::metrics::Metrics;
+
+/// A snapshot older than this makes `/health` report the scheduler's event
+/// loop as stalled (it publishes once a second).
+pub const HEALTH_MAX_AGE: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    BadRequest,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    HeadersTooLarge,
+    Unavailable,
+    VersionNotSupported,
+}
+
+impl Status {
+    pub fn code(self) -> u16 {
+        match self {
+            Status::Ok => 200,
+            Status::BadRequest => 400,
+            Status::Forbidden => 403,
+            Status::NotFound => 404,
+            Status::MethodNotAllowed => 405,
+            Status::HeadersTooLarge => 431,
+            Status::Unavailable => 503,
+            Status::VersionNotSupported => 505,
+        }
+    }
+
+    fn reason(self) -> &'static str {
+        match self {
+            Status::Ok => "OK",
+            Status::BadRequest => "Bad Request",
+            Status::Forbidden => "Forbidden",
+            Status::NotFound => "Not Found",
+            Status::MethodNotAllowed => "Method Not Allowed",
+            Status::HeadersTooLarge => "Request Header Fields Too Large",
+            Status::Unavailable => "Service Unavailable",
+            Status::VersionNotSupported => "HTTP Version Not Supported",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Metrics,
+    Health,
+}
+
+/// A request the API serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Request {
+    pub route: Route,
+    /// `HEAD`: the headers of the `GET` response without its body.
+    pub head_only: bool,
+}
+
+/// Read a request head (up to and including the blank line). On refusal,
+/// the status and a short reason for the response body.
+pub fn parse(head: &[u8]) -> Result<Request, (Status, &'static str)> {
+    let head = std::str::from_utf8(head).map_err(|_| (Status::BadRequest, "not UTF-8"))?;
+    let mut lines = head.split("\r\n");
+    let request_line = lines.next().unwrap_or("");
+    let parts: Vec<&str> = request_line.split(' ').collect();
+    let [method, target, version] = parts[..] else {
+        return Err((Status::BadRequest, "malformed request line"));
+    };
+    if method.is_empty()
+        || !method
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        return Err((Status::BadRequest, "malformed method"));
+    }
+    if !target.starts_with('/') {
+        return Err((Status::BadRequest, "the target must be a path"));
+    }
+    let http11 = match version {
+        "HTTP/1.1" => true,
+        "HTTP/1.0" => false,
+        v if v.starts_with("HTTP/") => {
+            return Err((Status::VersionNotSupported, "HTTP/1.0 or HTTP/1.1 only"))
+        }
+        _ => return Err((Status::BadRequest, "malformed version")),
+    };
+
+    let mut host = None;
+    for line in lines.take_while(|l| !l.is_empty()) {
+        let Some((name, value)) = line.split_once(':') else {
+            return Err((Status::BadRequest, "malformed header"));
+        };
+        if name.eq_ignore_ascii_case("host") {
+            if host.is_some() {
+                return Err((Status::BadRequest, "more than one Host header"));
+            }
+            host = Some(value.trim());
+        }
+    }
+    match host {
+        Some(h) if !is_loopback_host(h) => {
+            return Err((
+                Status::Forbidden,
+                "Host must be 127.0.0.1, localhost or [::1]",
+            ))
+        }
+        None if http11 => return Err((Status::BadRequest, "HTTP/1.1 needs a Host header")),
+        _ => {}
+    }
+
+    let path = target.split_once('?').map_or(target, |(p, _)| p);
+    let route = match path {
+        "/metrics" => Route::Metrics,
+        "/health" => Route::Health,
+        _ => return Err((Status::NotFound, "no such path; try /metrics or /health")),
+    };
+    let head_only = match method {
+        "GET" => false,
+        "HEAD" => true,
+        _ => return Err((Status::MethodNotAllowed, "read-only: GET or HEAD")),
+    };
+    Ok(Request { route, head_only })
+}
+
+/// A Host value naming a loopback address, with or without a port.
+fn is_loopback_host(host: &str) -> bool {
+    let (name, port, bracketed) = match host.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((addr, "")) => (addr, None, true),
+            Some((addr, p)) => match p.strip_prefix(':') {
+                Some(p) => (addr, Some(p), true),
+                None => return false,
+            },
+            None => return false,
+        },
+        None => match host.split_once(':') {
+            Some((name, p)) => (name, Some(p), false),
+            None => (host, None, false),
+        },
+    };
+    if port.is_some_and(|p| p.parse::<u16>().is_err()) {
+        return false;
+    }
+    if bracketed {
+        name == "::1"
+    } else {
+        name == "127.0.0.1" || name.eq_ignore_ascii_case("localhost")
+    }
+}
+
+/// The whole response to send: head, then body unless `head_only`.
+pub struct Response {
+    pub head: Vec<u8>,
+    pub body: Arc<[u8]>,
+}
+
+impl Response {
+    pub fn new(status: Status, body: Arc<[u8]>, head_only: bool) -> Self {
+        let mut head = format!(
+            "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+             Cache-Control: no-store\r\nConnection: close\r\n",
+            status.code(),
+            status.reason(),
+            body.len()
+        );
+        if status == Status::MethodNotAllowed {
+            head.push_str("Allow: GET, HEAD\r\n");
+        }
+        head.push_str("\r\n");
+        let body = if head_only { Arc::from(&[][..]) } else { body };
+        Response {
+            head: head.into_bytes(),
+            body,
+        }
+    }
+
+    pub fn refusal(status: Status, why: &str) -> Self {
+        let body = serde_json::json!({ "error": why }).to_string() + "\n";
+        Response::new(status, Arc::from(body.into_bytes()), false)
+    }
+}
+
+/// `/health`: ok while snapshots keep coming, 503 before the first one and
+/// when the latest is older than `HEALTH_MAX_AGE`.
+pub fn health(latest: &Metrics, age: Option<Duration>, head_only: bool) -> Response {
+    let (status, body) = match age {
+        None => (
+            Status::Unavailable,
+            serde_json::json!({ "status": "starting" }),
+        ),
+        Some(age) => {
+            let status = if age <= HEALTH_MAX_AGE {
+                Status::Ok
+            } else {
+                Status::Unavailable
+            };
+            let word = if status == Status::Ok { "ok" } else { "stale" };
+            (
+                status,
+                serde_json::json!({
+                    "status": word,
+                    "seq": latest.seq,
+                    "age_ms": age.as_millis() as u64,
+                }),
+            )
+        }
+    };
+    let body = body.to_string() + "\n";
+    Response::new(status, Arc::from(body.into_bytes()), head_only)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(s: &str) -> Result<Request, Status> {
+        parse(s.as_bytes()).map_err(|(st, _)| st)
+    }
+
+    #[test]
+    fn get_and_head_of_the_two_paths() {
+        let get = |p: &str| req(&format!("GET {p} HTTP/1.1\r\nHost: 127.0.0.1:9000\r\n\r\n"));
+        assert_eq!(
+            get("/metrics"),
+            Ok(Request {
+                route: Route::Metrics,
+                head_only: false
+            })
+        );
+        assert_eq!(get("/health").unwrap().route, Route::Health);
+        assert_eq!(get("/metrics?pretty=1").unwrap().route, Route::Metrics);
+        assert!(
+            req("HEAD /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                .unwrap()
+                .head_only
+        );
+        // HTTP/1.0 needs no Host.
+        assert!(req("GET /metrics HTTP/1.0\r\n\r\n").is_ok());
+    }
+
+    #[test]
+    fn refusals_carry_the_right_status() {
+        let h = "\r\nHost: 127.0.0.1\r\n\r\n";
+        assert_eq!(
+            req(&format!("POST /metrics HTTP/1.1{h}")),
+            Err(Status::MethodNotAllowed)
+        );
+        assert_eq!(
+            req(&format!("DELETE /health HTTP/1.1{h}")),
+            Err(Status::MethodNotAllowed)
+        );
+        assert_eq!(req(&format!("GET / HTTP/1.1{h}")), Err(Status::NotFound));
+        assert_eq!(
+            req(&format!("POST /nothing HTTP/1.1{h}")),
+            Err(Status::NotFound)
+        );
+        assert_eq!(
+            req(&format!("GET /metrics HTTP/2.0{h}")),
+            Err(Status::VersionNotSupported)
+        );
+        assert_eq!(
+            req("GET /metrics HTTP/1.1\r\n\r\n"),
+            Err(Status::BadRequest)
+        );
+        assert_eq!(req("GET /metrics\r\n\r\n"), Err(Status::BadRequest));
+        assert_eq!(
+            req("GET  /metrics HTTP/1.1\r\n\r\n"),
+            Err(Status::BadRequest)
+        );
+        assert_eq!(
+            req(&format!("GET http://x/metrics HTTP/1.1{h}")),
+            Err(Status::BadRequest)
+        );
+        assert_eq!(
+            req("GET /metrics HTTP/1.1\r\nnocolon\r\n\r\n"),
+            Err(Status::BadRequest)
+        );
+        assert_eq!(
+            parse(b"GET /\xff HTTP/1.1\r\n\r\n").map_err(|e| e.0),
+            Err(Status::BadRequest)
+        );
+    }
+
+    #[test]
+    fn only_loopback_hosts_are_served() {
+        for ok in [
+            "127.0.0.1",
+            "127.0.0.1:8080",
+            "localhost",
+            "LOCALHOST:1",
+            "[::1]",
+            "[::1]:80",
+        ] {
+            assert!(is_loopback_host(ok), "{ok}");
+        }
+        for bad in [
+            "evil.example",
+            "evil.example:8080",
+            "127.0.0.1.evil.example",
+            "127.0.0.1:http",
+            "[::2]:80",
+            "[::1]x",
+            "",
+        ] {
+            assert!(!is_loopback_host(bad), "{bad}");
+        }
+        assert_eq!(
+            req("GET /metrics HTTP/1.1\r\nHost: evil.example\r\n\r\n"),
+            Err(Status::Forbidden)
+        );
+        assert_eq!(
+            req("GET /metrics HTTP/1.1\r\nHost: localhost\r\nhost: evil\r\n\r\n"),
+            Err(Status::BadRequest)
+        );
+    }
+
+    #[test]
+    fn responses_have_length_and_close() {
+        let r = Response::refusal(Status::MethodNotAllowed, "read-only");
+        let head = String::from_utf8(r.head.clone()).unwrap();
+        assert!(head.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"));
+        assert!(head.contains("Allow: GET, HEAD\r\n"));
+        assert!(head.contains(&format!("Content-Length: {}\r\n", r.body.len())));
+        assert!(head.contains("Connection: close\r\n"));
+        assert!(head.ends_with("\r\n\r\n"));
+
+        let h = Response::new(Status::Ok, Arc::from(&b"{}\n"[..]), true);
+        assert!(String::from_utf8(h.head)
+            .unwrap()
+            .contains("Content-Length: 3\r\n"));
+        assert!(h.body.is_empty());
+    }
+
+    fn status_of(r: &Response) -> u16 {
+        let head = std::str::from_utf8(&r.head).unwrap();
+        head[9..12].parse().unwrap()
+    }
+
+    #[test]
+    fn health_follows_the_snapshot_age() {
+        let m = Metrics {
+            seq: 7,
+            ..Default::default()
+        };
+        assert_eq!(status_of(&health(&m, None, false)), 503);
+        let ok = health(&m, Some(Duration::from_millis(800)), false);
+        assert_eq!(status_of(&ok), 200);
+        let body: serde_json::Value = serde_json::from_slice(&ok.body).unwrap();
+        assert_eq!(body["status"], "ok");
+        assert_eq!(body["seq"], 7);
+        let stale = health(&m, Some(HEALTH_MAX_AGE + Duration::from_secs(1)), false);
+        assert_eq!(status_of(&stale), 503);
+    }
+}

@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//
+// The concise block `--stats N` prints every N seconds, and `--monitor`
+// prints when its output is not a terminal: a few plain lines, one topic
+// per line, the totals that matter and the rates over the last interval.
+
+use std::fmt::Write;
+
+use super::metrics::{Metrics, RING_NAMES};
+use super::text::{clean, compact, ms, ordered, uptime};
+use crate::classes::CLASS_NAMES;
+use crate::scheduler::STAT_NAMES;
+
+/// The block for one snapshot, ending in a newline.
+pub fn format_block(m: &Metrics) -> String {
+    let mut out = String::new();
+    let games: Vec<String> = m
+        .games
+        .iter()
+        .map(|g| format!("{}[{}]", clean(&g.comm), g.tgid))
+        .collect();
+    let audio: Vec<String> = m
+        .audio_servers
+        .iter()
+        .map(|a| format!("{}[{}]", clean(&a.kind), a.tgid))
+        .collect();
+    let or_none = |v: Vec<String>| {
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.join(" ")
+        }
+    };
+    let _ = writeln!(
+        out,
+        "scx_gamer up {}  game: {}  audio: {}",
+        uptime(m.uptime_ms),
+        or_none(games),
+        or_none(audio)
+    );
+
+    if m.frames > 0 {
+        let _ = writeln!(
+            out,
+            "  frames   {} in {}s  avg {:.1} fps  1% low {:.1} fps  p50/p95/p99/p99.9 {}/{}/{}/{} ms",
+            m.frames,
+            m.frame_window_s,
+            m.fps_avg,
+            m.fps_1pct_low,
+            ms(m.frame_p50_us),
+            ms(m.frame_p95_us),
+            ms(m.frame_p99_us),
+            ms(m.frame_p999_us)
+        );
+    } else {
+        let _ = writeln!(out, "  frames   none in the last {}s", m.frame_window_s);
+    }
+    if m.input_to_frame_samples > 0 {
+        let _ = writeln!(
+            out,
+            "  input->frame  p50 {} ms  p99 {} ms  ({} samples)",
+            ms(m.input_to_frame_p50_us),
+            ms(m.input_to_frame_p99_us),
+            m.input_to_frame_samples
+        );
+    }
+
+    if !m.classes.is_empty() {
+        let _ = writeln!(
+            out,
+            "  {:<12}{:>8}{:>7}{:>10}{:>8}{:>8}",
+            "class", "threads", "cpu%", "wakeups/s", "boosts", "misses"
+        );
+    }
+    for (name, c) in ordered(&m.classes, &CLASS_NAMES) {
+        let _ = writeln!(
+            out,
+            "  {:<12}{:>8}{:>7.1}{:>10}{:>8}{:>8}",
+            clean(name),
+            c.threads,
+            c.cpu_pct,
+            compact(c.wakeups_per_s),
+            c.boosts,
+            c.deadline_misses
+        );
+    }
+
+    let dispatches: Vec<String> = ordered(&m.dispatches, &STAT_NAMES)
+        .into_iter()
+        .map(|(name, d)| format!("{} {}/s", clean(name), compact(d.per_s)))
+        .collect();
+    line(&mut out, "dispatch", &dispatches, "  ");
+
+    let rings: Vec<String> = ordered(&m.rings, &RING_NAMES)
+        .into_iter()
+        .map(|(name, r)| rate_and_drops(name, r.events_per_s, r.drops))
+        .collect();
+    line(&mut out, "events  ", &rings, "  ");
+    if m.input_ring_drops.iter().any(|&d| d > 0) {
+        let per_ring: Vec<String> = m.input_ring_drops.iter().map(u64::to_string).collect();
+        let _ = writeln!(out, "  input drops by ring: {}", per_ring.join(" "));
+    }
+
+    let channels: Vec<String> = m
+        .channels
+        .iter()
+        .map(|(name, c)| rate_and_drops(name, c.sent_per_s, c.dropped))
+        .collect();
+    line(&mut out, "channels", &channels, "  ");
+    out
+}
+
+/// "name 12/s", and " (N dropped)" when something was.
+fn rate_and_drops(name: &str, per_s: f64, dropped: u64) -> String {
+    let mut s = format!("{} {}/s", clean(name), compact(per_s));
+    if dropped > 0 {
+        let _ = write!(s, " ({dropped} dropped)");
+    }
+    s
+}
+
+fn line(out: &mut String, title: &str, items: &[String], sep: &str) {
+    if !items.is_empty() {
+        let _ = writeln!(out, "  {title} {}", items.join(sep));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::testdata::sample;
+
+    #[test]
+    fn block_for_a_busy_snapshot() {
+        let b = format_block(&sample());
+        let lines: Vec<&str> = b.lines().collect();
+        assert_eq!(
+            lines[0],
+            "scx_gamer up 1h02m03s  game: hl2_linux[4242]  audio: pipewire[1200]"
+        );
+        assert_eq!(
+            lines[1],
+            "  frames   1438 in 10s  avg 143.8 fps  1% low 98.2 fps  \
+             p50/p95/p99/p99.9 6.95/7.40/9.81/12.10 ms"
+        );
+        assert_eq!(
+            lines[2],
+            "  input->frame  p50 4.10 ms  p99 9.00 ms  (312 samples)"
+        );
+        assert_eq!(
+            lines[3],
+            "  class        threads   cpu% wakeups/s  boosts  misses"
+        );
+        assert_eq!(
+            lines[4],
+            "  input              3    0.4      1.0k      12       0"
+        );
+        assert_eq!(
+            lines[8],
+            "  game               7   40.4       600      60       4"
+        );
+        // Dispatch paths in the scheduler's order.
+        assert!(lines[9].starts_with("  dispatch direct-idle 1.2k/s  enqueue-idle"));
+        assert!(lines[10].contains("frame 144/s"));
+        assert!(lines[10].contains("input 800/s (3 dropped)"));
+        assert_eq!(lines[11], "  input drops by ring: 0 0 3 0");
+        assert_eq!(
+            lines[12],
+            "  channels stats 1.0k/s  watch-input 10/s (2 dropped)"
+        );
+        assert!(b.ends_with('\n'));
+    }
+
+    #[test]
+    fn block_for_an_idle_snapshot() {
+        let b = format_block(&Metrics::default());
+        assert_eq!(
+            b,
+            "scx_gamer up 0s  game: none  audio: none\n  frames   none in the last 0s\n"
+        );
+    }
+
+    #[test]
+    fn names_are_cleaned() {
+        let mut m = sample();
+        m.games[0].comm = "evil\x1b]0;x\x07".into();
+        assert!(format_block(&m).contains("game: evil?]0;x?[4242]"));
+    }
+}

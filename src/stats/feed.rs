@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//
+// What the running scheduler feeds the stats with. Once a second the event
+// loop gathers the totals (BPF counters, its own counts, what detection
+// knows) into a `Metrics` and hands it to the stats thread, which adds the
+// frame figures from the frame and input events it receives as a consumer
+// of the loop, publishes, and prints the `--stats` block when it is due.
+
+use std::sync::Arc;
+
+use crossbeam_channel::{select, Receiver};
+
+use super::{format_block, AudioServer, FrameTracker, GameProcess, Metrics, Publisher};
+use crate::bpf_intf::class_counters;
+use crate::classes::CLASS_NAMES;
+use crate::detect::worker::Detected;
+use crate::events::event_loop::LoopCounts;
+use crate::events::records::{Event, Kind};
+
+/// The totals of one snapshot. `dispatch` and `ring_drops` are in the
+/// order of `STAT_NAMES` and `enum gamer_ring`.
+pub struct Totals<'a> {
+    pub classes: &'a [class_counters],
+    pub dispatch: &'a [(&'static str, u64)],
+    pub ring_drops: &'a [u64],
+    pub events: &'a LoopCounts,
+    pub detected: &'a Detected,
+}
+
+/// A snapshot holding every total; the stats thread adds the rest.
+pub fn snapshot(t: &Totals<'_>) -> Metrics {
+    let mut m = Metrics::default();
+    for (name, c) in CLASS_NAMES.iter().zip(t.classes) {
+        let row = m.classes.entry(name.to_string()).or_default();
+        row.threads = c.threads;
+        row.cpu_ns = c.cpu_ns;
+        row.wakeups = c.wakeups;
+        row.boosts = c.boosts;
+        row.deadline_misses = c.deadline_misses;
+    }
+    for (name, n) in t.dispatch {
+        m.dispatches.entry(name.to_string()).or_default().count = *n;
+    }
+    // The class stream is the scheduler's own log channel, not a metric.
+    for kind in Kind::ALL.into_iter().filter(|k| *k != Kind::Class) {
+        let row = m.rings.entry(kind.name().to_string()).or_default();
+        row.events = t.events.events[kind as usize];
+        row.drops = t.ring_drops.get(kind.ring() as usize).copied().unwrap_or(0);
+    }
+    for c in &t.events.channels {
+        let row = m.channels.entry(c.name.to_string()).or_default();
+        row.sent = c.sent;
+        row.dropped = c.dropped;
+    }
+    m.games = t
+        .detected
+        .games
+        .iter()
+        .map(|g| GameProcess {
+            tgid: u64::from(g.tgid),
+            comm: g.comm.clone(),
+        })
+        .collect();
+    m.audio_servers = t
+        .detected
+        .audio_servers
+        .iter()
+        .map(|a| AudioServer {
+            tgid: u64::from(a.tgid),
+            kind: a.kind.name().to_string(),
+        })
+        .collect();
+    m
+}
+
+/// The stats thread: frame and input events from `events`, snapshots of
+/// totals from `ticks`; publishes each snapshot, and prints the `--stats`
+/// block every `print_every` snapshots. Ends when both channels close.
+pub fn run(
+    events: Receiver<Event>,
+    ticks: Receiver<Metrics>,
+    publisher: Arc<Publisher>,
+    print_every: Option<u64>,
+) {
+    let mut frames = FrameTracker::new();
+    let (mut events_open, mut ticks_open) = (true, true);
+    while events_open || ticks_open {
+        select! {
+            recv(events) -> e => match e {
+                Ok(Event::Frame(f)) => frames.on_frame(f.ts_ns, f.interval_ns),
+                Ok(Event::Input(i)) => frames.on_input(i.ts_ns),
+                Ok(_) => {}
+                Err(_) => events_open = false,
+            },
+            recv(ticks) -> t => match t {
+                Ok(mut m) => {
+                    frames.fill(&mut m);
+                    publisher.publish(m);
+                    let latest = publisher.latest();
+                    if print_every.is_some_and(|n| latest.seq.is_multiple_of(n)) {
+                        println!("{}", format_block(&latest));
+                    }
+                }
+                Err(_) => ticks_open = false,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::event_loop::ChannelCounts;
+
+    #[test]
+    fn snapshot_carries_every_total_by_name() {
+        let mut classes = [class_counters {
+            threads: 0,
+            wakeups: 0,
+            cpu_ns: 0,
+            boosts: 0,
+            deadline_misses: 0,
+        }; 5];
+        classes[4].threads = 3;
+        classes[4].deadline_misses = 2;
+        let mut events = LoopCounts::default();
+        events.events[Kind::Frame as usize] = 60;
+        events.channels.push(ChannelCounts {
+            name: "stats",
+            sent: 59,
+            dropped: 1,
+        });
+        let mut drops = vec![0; 6];
+        drops[Kind::Frame.ring() as usize] = 4;
+        let m = snapshot(&Totals {
+            classes: &classes,
+            dispatch: &[("shared", 10)],
+            ring_drops: &drops,
+            events: &events,
+            detected: &Detected::default(),
+        });
+        assert_eq!(m.classes["game"].threads, 3);
+        assert_eq!(m.classes["game"].deadline_misses, 2);
+        assert_eq!(m.dispatches["shared"].count, 10);
+        assert_eq!((m.rings["frame"].events, m.rings["frame"].drops), (60, 4));
+        assert!(!m.rings.contains_key("class"));
+        assert_eq!(
+            (m.channels["stats"].sent, m.channels["stats"].dropped),
+            (59, 1)
+        );
+    }
+}

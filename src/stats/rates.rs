@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//
+// Rates from counter deltas. The event loop fills only totals (counters
+// since start); every per-second figure is derived here from two
+// consecutive snapshots, in one place, so no view computes it differently.
+
+use std::collections::BTreeMap;
+
+use super::metrics::Metrics;
+
+/// Per-second rate of a counter that went from `prev` to `cur` in
+/// `interval_ms`. A counter that went backwards was reset (the BPF program
+/// was loaded again), so everything it holds now is new. 0.0 over an empty
+/// interval.
+pub fn per_second(prev: u64, cur: u64, interval_ms: u64) -> f64 {
+    if interval_ms == 0 {
+        return 0.0;
+    }
+    let delta = if cur >= prev { cur - prev } else { cur };
+    delta as f64 * 1000.0 / interval_ms as f64
+}
+
+/// Share of one CPU, in %, that `prev_ns` → `cur_ns` of CPU time is over
+/// `interval_ms`.
+pub fn cpu_percent(prev_ns: u64, cur_ns: u64, interval_ms: u64) -> f64 {
+    per_second(prev_ns, cur_ns, interval_ms) / 1e9 * 100.0
+}
+
+/// The value of `key` in the previous snapshot's map, if it had the row.
+fn prev_of<'a, T>(map: &'a BTreeMap<String, T>, key: &str, zero: &'a T) -> &'a T {
+    map.get(key).unwrap_or(zero)
+}
+
+/// Set `cur.interval_ms` and every rate in `cur` from the totals in `prev`
+/// and `cur`. A row new in `cur` counts from zero.
+pub fn fill_rates(prev: &Metrics, cur: &mut Metrics) {
+    let dt = cur.uptime_ms.saturating_sub(prev.uptime_ms);
+    cur.interval_ms = dt;
+
+    let zero = Default::default();
+    for (name, c) in cur.classes.iter_mut() {
+        let p = prev_of(&prev.classes, name, &zero);
+        c.cpu_pct = cpu_percent(p.cpu_ns, c.cpu_ns, dt);
+        c.wakeups_per_s = per_second(p.wakeups, c.wakeups, dt);
+        c.deadline_misses_per_s = per_second(p.deadline_misses, c.deadline_misses, dt);
+    }
+    let zero = Default::default();
+    for (name, d) in cur.dispatches.iter_mut() {
+        let p = prev_of(&prev.dispatches, name, &zero);
+        d.per_s = per_second(p.count, d.count, dt);
+    }
+    let zero = Default::default();
+    for (name, r) in cur.rings.iter_mut() {
+        let p = prev_of(&prev.rings, name, &zero);
+        r.events_per_s = per_second(p.events, r.events, dt);
+        r.drops_per_s = per_second(p.drops, r.drops, dt);
+    }
+    let zero = Default::default();
+    for (name, ch) in cur.channels.iter_mut() {
+        let p = prev_of(&prev.channels, name, &zero);
+        ch.sent_per_s = per_second(p.sent, ch.sent, dt);
+        ch.dropped_per_s = per_second(p.dropped, ch.dropped, dt);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::metrics::{ChannelMetrics, ClassMetrics, DispatchMetrics, RingMetrics};
+
+    #[test]
+    fn per_second_from_deltas() {
+        assert_eq!(per_second(100, 600, 500), 1000.0);
+        assert_eq!(per_second(0, 3, 1000), 3.0);
+        assert_eq!(per_second(5, 5, 1000), 0.0);
+        assert_eq!(per_second(5, 9, 0), 0.0);
+        // A reset counter: all of what it holds is new.
+        assert_eq!(per_second(1_000, 40, 1000), 40.0);
+    }
+
+    #[test]
+    fn cpu_percent_of_one_cpu() {
+        // 250 ms of CPU in 1 s: a quarter of one CPU.
+        assert_eq!(cpu_percent(0, 250_000_000, 1000), 25.0);
+        // Two CPUs' worth.
+        assert_eq!(cpu_percent(1_000_000_000, 3_000_000_000, 1000), 200.0);
+    }
+
+    fn snapshot(uptime_ms: u64, n: u64) -> Metrics {
+        let mut m = Metrics {
+            uptime_ms,
+            ..Default::default()
+        };
+        m.classes.insert(
+            "input".into(),
+            ClassMetrics {
+                cpu_ns: n * 1_000_000,
+                wakeups: n,
+                deadline_misses: n / 10,
+                ..Default::default()
+            },
+        );
+        m.dispatches.insert(
+            "shared".into(),
+            DispatchMetrics {
+                count: n * 2,
+                ..Default::default()
+            },
+        );
+        m.rings.insert(
+            "frame".into(),
+            RingMetrics {
+                events: n,
+                drops: n / 100,
+                ..Default::default()
+            },
+        );
+        m.channels.insert(
+            "stats".into(),
+            ChannelMetrics {
+                sent: n,
+                dropped: 1,
+                ..Default::default()
+            },
+        );
+        m
+    }
+
+    #[test]
+    fn every_rate_is_filled_from_the_previous_snapshot() {
+        let prev = snapshot(1000, 100);
+        let mut cur = snapshot(3000, 500);
+        fill_rates(&prev, &mut cur);
+        assert_eq!(cur.interval_ms, 2000);
+        let c = &cur.classes["input"];
+        assert_eq!(c.wakeups_per_s, 200.0);
+        assert_eq!(c.deadline_misses_per_s, 20.0);
+        // 400 ms of CPU over 2 s.
+        assert_eq!(c.cpu_pct, 20.0);
+        assert_eq!(cur.dispatches["shared"].per_s, 400.0);
+        assert_eq!(cur.rings["frame"].events_per_s, 200.0);
+        assert_eq!(cur.rings["frame"].drops_per_s, 2.0);
+        assert_eq!(cur.channels["stats"].sent_per_s, 200.0);
+        assert_eq!(cur.channels["stats"].dropped_per_s, 0.0);
+    }
+
+    #[test]
+    fn a_row_new_in_this_snapshot_counts_from_zero() {
+        let prev = Metrics {
+            uptime_ms: 1000,
+            ..Default::default()
+        };
+        let mut cur = snapshot(2000, 50);
+        fill_rates(&prev, &mut cur);
+        assert_eq!(cur.classes["input"].wakeups_per_s, 50.0);
+        assert_eq!(cur.channels["stats"].dropped_per_s, 1.0);
+    }
+}

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//
+// The scx_stats socket: the server a running scheduler offers, and the
+// client `--monitor` attaches with. Both are the scx_stats crate's, on the
+// path every scx scheduler uses (/var/run/scx/root/stats, "root" being the
+// root scheduler), so scx tools that read that socket read scx_gamer too.
+//
+// The server answers the `stats` request with the latest published snapshot
+// (no per-client deltas: the snapshot already carries per-second rates) and
+// `stats_meta` with the descriptions. The socket is made root-only: it
+// tells any client which processes are the game.
+
+use std::io;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context, Result};
+use scx_stats::prelude::*;
+
+use super::metrics::{all_meta, Metrics, SCHEDULER_TAG};
+use super::publisher::Publisher;
+
+/// Where scx schedulers serve their stats.
+pub const DEFAULT_STATS_SOCKET: &str = "/var/run/scx/root/stats";
+
+/// Mode of the socket file: only its owner (root) may connect.
+pub const STATS_SOCKET_MODE: u32 = 0o600;
+
+/// How long the client waits for the server before giving up, in ms.
+const CLIENT_TIMEOUT_MS: u64 = 3000;
+
+/// A running stats server. Dropping it stops it and removes its socket.
+pub struct StatsSocket {
+    server: Option<StatsServer<(), ()>>,
+    path: PathBuf,
+    inode: u64,
+}
+
+impl StatsSocket {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for StatsSocket {
+    fn drop(&mut self) {
+        // The server wakes its listener through the socket on drop, so the
+        // file must still be there; remove it afterwards, unless another
+        // process has put its own socket there meanwhile.
+        self.server.take();
+        if std::fs::metadata(&self.path).is_ok_and(|m| m.ino() == self.inode) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Serve `publisher`'s latest snapshot at `path` (replacing a stale socket
+/// file there; call it only once no other scheduler is attached). The
+/// socket is chmod 0600 before this returns.
+pub fn start_stats_server(publisher: Arc<Publisher>, path: &Path) -> Result<StatsSocket> {
+    let data = all_meta()
+        .into_iter()
+        .fold(StatsServerData::<(), ()>::new(), |d, m| d.add_meta(m))
+        .add_stats(
+            "top",
+            Box::new(move |_args, _chan| publisher.latest().as_ref().to_json()),
+        );
+    let server = StatsServer::new(data)
+        .set_path(path)
+        .launch()
+        .with_context(|| format!("starting the stats server on {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(STATS_SOCKET_MODE))
+        .with_context(|| format!("making {} root-only", path.display()))?;
+    let inode = std::fs::metadata(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .ino();
+    Ok(StatsSocket {
+        server: Some(server),
+        path: path.to_path_buf(),
+        inode,
+    })
+}
+
+/// A connection to a running scx_gamer's stats socket.
+pub struct MonitorClient {
+    client: StatsClient,
+}
+
+impl MonitorClient {
+    /// Connect to the socket at `path` and check that scx_gamer serves it.
+    /// Errors say plainly when nothing runs there or access is refused.
+    pub fn connect(path: &Path) -> Result<Self> {
+        let client = StatsClient::new()
+            .set_path(path)
+            .connect(Some(CLIENT_TIMEOUT_MS))
+            .map_err(|e| explain_connect_error(e, path))?;
+        let mut c = MonitorClient { client };
+        c.check_scheduler(path)?;
+        Ok(c)
+    }
+
+    fn check_scheduler(&mut self, path: &Path) -> Result<()> {
+        let meta: std::collections::BTreeMap<String, StatsMeta> = self
+            .client
+            .request("stats_meta", vec![])
+            .with_context(|| format!("reading the stats metadata from {}", path.display()))?;
+        let top = meta.values().find(|m| m.attrs.top.is_some());
+        let tag = top.and_then(|m| m.attrs.user.get(SCHEDULER_TAG.0));
+        if tag.map(String::as_str) != Some(SCHEDULER_TAG.1) {
+            bail!(
+                "{} is served by another scheduler (its stats are '{}'), not scx_gamer",
+                path.display(),
+                top.map_or("?", |m| m.name.as_str())
+            );
+        }
+        Ok(())
+    }
+
+    /// The latest snapshot the scheduler published.
+    pub fn fetch(&mut self) -> Result<Metrics> {
+        self.client
+            .request("stats", vec![])
+            .context("reading stats from scx_gamer (has it stopped?)")
+    }
+}
+
+fn explain_connect_error(e: anyhow::Error, path: &Path) -> anyhow::Error {
+    let shown = path.display();
+    match e.downcast_ref::<io::Error>().map(io::Error::kind) {
+        Some(io::ErrorKind::NotFound) => {
+            anyhow!("no scx_gamer is running: there is no stats socket at {shown}")
+        }
+        Some(io::ErrorKind::ConnectionRefused) => {
+            anyhow!("no scx_gamer is running: {shown} is left from an instance that has stopped")
+        }
+        Some(io::ErrorKind::PermissionDenied) => anyhow!(
+            "{shown}: permission denied; the stats socket is root-only, so run --monitor as root"
+        ),
+        _ => e.context(format!("connecting to {shown}")),
+    }
+}
