@@ -98,8 +98,13 @@ enum State {
     Pending,
     /// The user's service manager listens (socket activation); the server
     /// is its child holding the socket, and none does yet.
-    Activated { manager: u32 },
-    Served { tgid: u32, manager: Option<u32> },
+    Activated {
+        manager: u32,
+    },
+    Served {
+        tgid: u32,
+        manager: Option<u32>,
+    },
     /// Another user's process answers: never counted.
     Foreign,
 }
@@ -197,7 +202,9 @@ impl AudioWatch {
                         ),
                         Dir::User(uid) => {
                             if self.users.get(&uid).is_some_and(|u| u.wd == event.wd) {
-                                if let Some((pulse, _)) = self.users.remove(&uid).and_then(|u| u.pulse) {
+                                if let Some((pulse, _)) =
+                                    self.users.remove(&uid).and_then(|u| u.pulse)
+                                {
                                     self.dirs.remove(&pulse);
                                 }
                                 root = true;
@@ -376,7 +383,14 @@ impl AudioWatch {
         };
         self.waiting.remove(&uid);
         self.dirs.insert(wd.clone(), Dir::User(uid));
-        self.users.insert(uid, UserDir { wd, id, pulse: None });
+        self.users.insert(
+            uid,
+            UserDir {
+                wd,
+                id,
+                pulse: None,
+            },
+        );
         debug!("watching {} for audio sockets", dir.display());
         self.sync_user(uid, changes);
     }
@@ -436,7 +450,13 @@ impl AudioWatch {
         self.sync_socket(pulse.join(PULSE_SOCKET), uid, AudioKind::Pulse, changes);
     }
 
-    fn sync_socket(&mut self, path: PathBuf, uid: u32, kind: AudioKind, changes: &mut Vec<AudioChange>) {
+    fn sync_socket(
+        &mut self,
+        path: PathBuf,
+        uid: u32,
+        kind: AudioKind,
+        changes: &mut Vec<AudioChange>,
+    ) {
         let ino = fs::symlink_metadata(&path)
             .ok()
             .filter(|m| m.file_type().is_socket())
@@ -580,7 +600,8 @@ fn activated_server(proc_root: &Path, manager: u32, path: &Path, uid: u32) -> Op
     }
     let links: Vec<String> = inodes.iter().map(|i| format!("socket:[{i}]")).collect();
     let m = manager.to_string();
-    let children = fs::read_to_string(proc_root.join(&m).join("task").join(&m).join("children")).ok()?;
+    let children =
+        fs::read_to_string(proc_root.join(&m).join("task").join(&m).join("children")).ok()?;
     children
         .split_whitespace()
         .filter_map(|c| c.parse().ok())
@@ -621,7 +642,10 @@ mod tests {
             vec![31337],
             "an accepted connection shows the path too, but does not listen"
         );
-        assert_eq!(listening_inodes(table, Path::new("/run/user/1000/pulse/native")), vec![4242]);
+        assert_eq!(
+            listening_inodes(table, Path::new("/run/user/1000/pulse/native")),
+            vec![4242]
+        );
         assert!(listening_inodes(table, Path::new("/run/user/1001/pipewire-0")).is_empty());
     }
 }

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 use super::in_user_session;
 use super::procinfo::{chain_with, list_pids, parent_chain, read_process, ProcInfo};
-use super::score::{self, GAME_THRESHOLD};
+use super::score::{self, Role, GAME_THRESHOLD};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GameChange {
@@ -129,7 +129,8 @@ impl GameDetector {
 
     fn consider(&mut self, p: &ProcInfo, chain: &[ProcInfo], startup: bool) -> Vec<GameChange> {
         let mut changes = Vec::new();
-        if self.games.contains_key(&p.pid) || chain.iter().any(|a| self.games.contains_key(&a.pid)) {
+        if self.games.contains_key(&p.pid) || chain.iter().any(|a| self.games.contains_key(&a.pid))
+        {
             return changes;
         }
         let s = score::score(p, chain);
@@ -141,7 +142,8 @@ impl GameDetector {
         // passed down on fork), except at start, for processes forked
         // before we were there.
         let under_watch = chain.iter().any(|a| self.watched.contains(&a.pid));
-        let launcher = score::role(p).watch();
+        let role = score::role(p);
+        let launcher = role.watch();
         let watch = owned
             && !decided
             && !self.watched.contains(&p.pid)
@@ -174,7 +176,14 @@ impl GameDetector {
             }
         }
 
-        if s.reasons.is_empty() {
+        // Listed: what is part of a launch, and anything with evidence for
+        // it (not every shell and compiler on the machine).
+        let evidence = s.reasons.len() > usize::from(role != Role::Other);
+        let launch_part = matches!(
+            role,
+            Role::SteamClient | Role::Launcher | Role::Wrapper | Role::WineInfrastructure
+        );
+        if !evidence && !launch_part {
             self.candidates.remove(&p.pid);
         } else {
             let mut reasons = s.reasons;
@@ -255,13 +264,21 @@ mod tests {
     #[test]
     fn proton_launch_seen_exec_by_exec() {
         let (mut d, _p, _r) = detector(&["proton"]);
-        assert_eq!(d.on_exec(1000), vec![], "Steam itself is neither game nor watched");
+        assert_eq!(
+            d.on_exec(1000),
+            vec![],
+            "Steam itself is neither game nor watched"
+        );
         assert_eq!(d.on_exec(2000), vec![Watch { tgid: 2000 }]);
         for pid in [2001, 2002, 2003, 2004, 2005, 2007, 2008] {
             assert_eq!(d.on_exec(pid), vec![], "{pid}: already below a watch");
         }
         assert_eq!(d.on_exec(2006), vec![added(2006, "Cyberpunk2077.exe", 105)]);
-        assert_eq!(d.on_exec(2011), vec![], "a game's child inherits, no new game");
+        assert_eq!(
+            d.on_exec(2011),
+            vec![],
+            "a game's child inherits, no new game"
+        );
         assert_eq!(d.on_exec(2006), vec![], "a game that execs stays the game");
         assert_eq!(d.games().len(), 1);
 
@@ -346,7 +363,10 @@ mod tests {
     fn nothing_on_the_desktop_is_a_game() {
         let (mut d, _p, _r) = detector(&["desktop"]);
         let changes = d.startup_scan();
-        assert!(changes.iter().all(|c| !matches!(c, Added { .. })), "{changes:?}");
+        assert!(
+            changes.iter().all(|c| !matches!(c, Added { .. })),
+            "{changes:?}"
+        );
         assert!(
             !changes.contains(&Watch { tgid: 7000 }),
             "a system account's fake reaper is not watched"
@@ -355,9 +375,12 @@ mod tests {
         assert!(!c[&7001].decided);
         assert_eq!(c[&7001].reasons.last(), Some(&NO_SESSION));
         assert_eq!(c[&7999].score, 65);
-        assert!(!c.contains_key(&2), "a kernel thread has nothing to say");
-        for pid in [1000, 1001, 6000, 6001, 6100, 6101, 6102] {
+        for pid in [1000, 1001, 6100, 6101, 6102] {
             assert!(c[&pid].score < 0, "{pid}");
+        }
+        // Nothing speaks for these, and they are no part of a launch.
+        for pid in [2, 6000, 6001, 7998] {
+            assert!(!c.contains_key(&pid), "{pid} is not listed");
         }
     }
 
@@ -387,9 +410,18 @@ mod tests {
         let lines: Vec<&str> = out.lines().collect();
         assert!(lines[0].contains("score"), "{out}");
         // Best first: the game heads the list.
-        assert!(lines[1].contains("2006") && lines[1].contains("105"), "{out}");
-        assert!(lines[1].contains(" game ") && lines[1].contains("Cyberpunk2077.exe"), "{out}");
-        assert!(lines[1].contains("runs a Wine loader, Windows program (.exe)"), "{out}");
+        assert!(
+            lines[1].contains("2006") && lines[1].contains("105"),
+            "{out}"
+        );
+        assert!(
+            lines[1].contains(" game ") && lines[1].contains("Cyberpunk2077.exe"),
+            "{out}"
+        );
+        assert!(
+            lines[1].contains("runs a Wine loader, Windows program (.exe)"),
+            "{out}"
+        );
         let steam = lines.iter().find(|l| l.contains("Steam client")).unwrap();
         assert!(steam.contains(" - "), "{steam}");
     }

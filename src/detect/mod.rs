@@ -35,7 +35,11 @@ pub fn in_user_session(run_user: &Path, uid: u32) -> bool {
 /// One scan of `proc_root`: every process that any rule speaks about, with
 /// its score, the reasons, and whether it would be picked as a game. Best
 /// first. This is what `--list-game-candidates` prints.
-pub fn write_game_candidates(proc_root: &Path, run_user: &Path, out: &mut dyn Write) -> io::Result<()> {
+pub fn write_game_candidates(
+    proc_root: &Path,
+    run_user: &Path,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let mut detector = game::GameDetector::new(proc_root.to_path_buf(), run_user.to_path_buf());
     detector.startup_scan();
     let mut candidates = detector.candidates();

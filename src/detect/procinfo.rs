@@ -270,7 +270,10 @@ mod tests {
             12 => Some(mk(12, 11)),
             _ => None,
         });
-        assert_eq!(chain.iter().map(|c| c.pid).collect::<Vec<_>>(), vec![11, 12]);
+        assert_eq!(
+            chain.iter().map(|c| c.pid).collect::<Vec<_>>(),
+            vec![11, 12]
+        );
         // An endless line of parents is cut at MAX_CHAIN.
         let chain = chain_with(&mk(1_000, 999), |pid| Some(mk(pid, pid - 1)));
         assert_eq!(chain.len(), MAX_CHAIN);
@@ -282,7 +285,8 @@ mod tests {
     #[test]
     fn status_names_are_unescaped() {
         let (name, ppid, uid) =
-            parse_status("Name:\tweird\\nname\\\\x\nPPid:\t7\nUid:\t1000\t1000\t1000\t1000\n").unwrap();
+            parse_status("Name:\tweird\\nname\\\\x\nPPid:\t7\nUid:\t1000\t1000\t1000\t1000\n")
+                .unwrap();
         assert_eq!(name, "weird\nname\\x");
         assert_eq!((ppid, uid), (7, 1000));
         assert_eq!(parse_status("Name:\tx\n"), None);
@@ -290,16 +294,23 @@ mod tests {
 
     #[test]
     fn environ_keeps_known_keys_once() {
-        let env = parse_environ(b"PATH=/bin\0SteamAppId=220\0junk\0SteamAppId=1\0WINEPREFIX=/p=q\0");
+        let env =
+            parse_environ(b"PATH=/bin\0SteamAppId=220\0junk\0SteamAppId=1\0WINEPREFIX=/p=q\0");
         assert_eq!(
             env,
-            vec![("SteamAppId", "220".to_string()), ("WINEPREFIX", "/p=q".to_string())]
+            vec![
+                ("SteamAppId", "220".to_string()),
+                ("WINEPREFIX", "/p=q".to_string())
+            ]
         );
     }
 
     #[test]
     fn base_names_of_unix_and_windows_paths() {
-        assert_eq!(base_name("C:\\windows\\system32\\services.exe"), "services.exe");
+        assert_eq!(
+            base_name("C:\\windows\\system32\\services.exe"),
+            "services.exe"
+        );
         assert_eq!(base_name("/usr/bin/wine64"), "wine64");
         assert_eq!(base_name("Game.exe"), "Game.exe");
     }

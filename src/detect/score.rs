@@ -145,7 +145,9 @@ const BROWSERS: &[&str] = &[
 const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "fish"];
 
 /// Interpreters whose first argument is the script that names the process.
-const INTERPRETERS: &[&str] = &["python", "python3", "perl", "sh", "bash", "dash", "env", "node"];
+const INTERPRETERS: &[&str] = &[
+    "python", "python3", "perl", "sh", "bash", "dash", "env", "node",
+];
 
 /// Wine's loaders: a Windows program's /proc/<pid>/exe is one of these.
 const WINE_LOADERS: &[&str] = &["wine64-preloader", "wine-preloader", "wine64", "wine"];
@@ -188,7 +190,8 @@ fn is_interpreter(name: &str) -> bool {
 fn named(names: &[&str], list: &[&str]) -> bool {
     names.iter().any(|n| {
         list.iter().any(|l| {
-            n.eq_ignore_ascii_case(l) || (n.len() == 15 && l.len() > 15 && l.as_bytes().starts_with(n.as_bytes()))
+            n.eq_ignore_ascii_case(l)
+                || (n.len() == 15 && l.len() > 15 && l.as_bytes().starts_with(n.as_bytes()))
         })
     })
 }
@@ -341,7 +344,12 @@ mod tests {
             assert_never("proton", pid, Role::Wrapper, "launch wrapper");
         }
         for pid in [2005, 2007, 2008, 2009, 2010] {
-            assert_never("proton", pid, Role::WineInfrastructure, "Wine infrastructure");
+            assert_never(
+                "proton",
+                pid,
+                Role::WineInfrastructure,
+                "Wine infrastructure",
+            );
         }
         assert_never("proton", 1000, Role::SteamClient, "Steam client");
         assert_never("proton", 1001, Role::SteamClient, "Steam client");
@@ -352,7 +360,12 @@ mod tests {
         // Before Wine renames the process, the Windows program is an
         // argument of the loader.
         assert_game("proton-early", 2006, 105, &WINE_GAME);
-        assert_never("proton-early", 2005, Role::WineInfrastructure, "Wine infrastructure");
+        assert_never(
+            "proton-early",
+            2005,
+            Role::WineInfrastructure,
+            "Wine infrastructure",
+        );
     }
 
     #[test]
@@ -388,7 +401,12 @@ mod tests {
         assert_never("lutris", 4000, Role::Launcher, "game launcher");
         assert_never("lutris", 4001, Role::Wrapper, "launch wrapper");
         for pid in [4003, 4004, 4005] {
-            assert_never("lutris", pid, Role::WineInfrastructure, "Wine infrastructure");
+            assert_never(
+                "lutris",
+                pid,
+                Role::WineInfrastructure,
+                "Wine infrastructure",
+            );
         }
     }
 
@@ -408,7 +426,12 @@ mod tests {
         );
         assert_never("heroic-wine", 5000, Role::Launcher, "game launcher");
         assert_never("heroic-wine", 5001, Role::Wrapper, "launch wrapper");
-        assert_never("heroic-wine", 5003, Role::WineInfrastructure, "Wine infrastructure");
+        assert_never(
+            "heroic-wine",
+            5003,
+            Role::WineInfrastructure,
+            "Wine infrastructure",
+        );
 
         assert_game(
             "heroic-proton",
@@ -426,7 +449,12 @@ mod tests {
         for pid in [5101, 5102, 5103] {
             assert_never("heroic-proton", pid, Role::Wrapper, "launch wrapper");
         }
-        assert_never("heroic-proton", 5104, Role::WineInfrastructure, "Wine infrastructure");
+        assert_never(
+            "heroic-proton",
+            5104,
+            Role::WineInfrastructure,
+            "Wine infrastructure",
+        );
     }
 
     #[test]
@@ -444,7 +472,10 @@ mod tests {
     #[test]
     fn a_system_account_faking_a_launch_is_not_picked() {
         let (s, _, _) = judge("desktop", 7001);
-        assert!(s.total >= GAME_THRESHOLD, "the fake scores like a game: {s:?}");
+        assert!(
+            s.total >= GAME_THRESHOLD,
+            "the fake scores like a game: {s:?}"
+        );
         assert!(!is_game(&s, false), "but its owner has no session");
     }
 
@@ -481,13 +512,23 @@ mod tests {
 
     #[test]
     fn windows_names_compare_without_case() {
-        let p = proc_with("x", "/w/wine64-preloader", &["C:\\WINDOWS\\SYSTEM32\\SERVICES.EXE"]);
+        let p = proc_with(
+            "x",
+            "/w/wine64-preloader",
+            &["C:\\WINDOWS\\SYSTEM32\\SERVICES.EXE"],
+        );
         assert_eq!(role(&p), Role::WineInfrastructure);
         assert_eq!(windows_image(&p), Some("SERVICES.EXE"));
         // ".exe" alone, or an .exe argument of something that is not a Wine
         // loader, is not a Windows program.
-        assert_eq!(windows_image(&proc_with("x", "/usr/bin/cp", &["cp", "a.exe", "b"])), None);
-        assert_eq!(windows_image(&proc_with("x", "/usr/bin/x", &[".exe"])), None);
+        assert_eq!(
+            windows_image(&proc_with("x", "/usr/bin/cp", &["cp", "a.exe", "b"])),
+            None
+        );
+        assert_eq!(
+            windows_image(&proc_with("x", "/usr/bin/x", &[".exe"])),
+            None
+        );
     }
 
     #[test]
@@ -501,14 +542,26 @@ mod tests {
         ] {
             assert!(!in_steam_library(&proc_with("x", &exe, &[])), "{exe}");
         }
-        assert!(in_steam_library(&proc_with("x", &format!("{lib}/Portal 2/portal2_linux"), &[])));
+        assert!(in_steam_library(&proc_with(
+            "x",
+            &format!("{lib}/Portal 2/portal2_linux"),
+            &[]
+        )));
     }
 
     #[test]
     fn scripts_are_named_after_the_script_not_the_interpreter() {
-        let p = proc_with("python3", "/usr/bin/python3.11", &["python3", "/p/Proton 9.0/proton", "run", "x.exe"]);
+        let p = proc_with(
+            "python3",
+            "/usr/bin/python3.11",
+            &["python3", "/p/Proton 9.0/proton", "run", "x.exe"],
+        );
         assert_eq!(role(&p), Role::Wrapper);
-        let p = proc_with("python3", "/usr/bin/python3.11", &["/usr/bin/env", "python3", "/usr/bin/lutris"]);
+        let p = proc_with(
+            "python3",
+            "/usr/bin/python3.11",
+            &["/usr/bin/env", "python3", "/usr/bin/lutris"],
+        );
         assert_eq!(role(&p), Role::Launcher);
         // A program that is not an interpreter is not named by its argument.
         let p = proc_with("mpv", "/usr/bin/mpv", &["mpv", "proton"]);
