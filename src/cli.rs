@@ -62,6 +62,13 @@ pub struct Opts {
     #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(100..=60_000))]
     pub game_idle_ms: u64,
 
+    /// Scan /proc once, print each process the game rules have something to
+    /// say about (its score, the reasons, and whether it would be picked as
+    /// a game), and exit. Needs neither root nor sched_ext; without root,
+    /// other users' environments cannot be read and their scores are lower.
+    #[arg(long)]
+    pub list_game_candidates: bool,
+
     /// Schedule by plain virtual deadlines: no class tiers, no preemption,
     /// no background demotion. Classes are still detected and counted. For
     /// comparing against the gaming policy.
@@ -273,6 +280,12 @@ mod tests {
             );
         }
         assert!(parse(&["--game-comm", "exactly15bytes!"]).is_ok());
+        assert!(
+            parse(&["--list-game-candidates"])
+                .unwrap()
+                .list_game_candidates
+        );
+        assert!(!parse(&[]).unwrap().list_game_candidates);
     }
 
     #[test]

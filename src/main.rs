@@ -20,7 +20,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use scx_gamer::cli::Opts;
 use scx_gamer::scheduler::{Ending, Scheduler};
-use scx_gamer::{classes, logging, preflight, stats};
+use scx_gamer::{classes, detect, logging, preflight, stats};
 
 fn main() -> ExitCode {
     let opts = Opts::parse();
@@ -33,6 +33,20 @@ fn main() -> ExitCode {
     if let Some(secs) = opts.monitor {
         let interval = std::time::Duration::from_secs(secs);
         return exit_with(stats::run_monitor(&opts.stats_socket, interval, opts.json));
+    }
+    // A diagnostic that changes nothing, so it needs no preflight.
+    if opts.list_game_candidates {
+        let (proc_root, run_user) = (
+            std::path::Path::new("/proc"),
+            std::path::Path::new(detect::RUN_USER),
+        );
+        return match detect::write_game_candidates(proc_root, run_user, &mut std::io::stdout()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                error!("listing game candidates: {e}");
+                ExitCode::FAILURE
+            }
+        };
     }
 
     if let Err(refusal) = preflight::check(&preflight::SystemView::current()) {

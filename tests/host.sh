@@ -33,6 +33,28 @@ help_lists_units() {
 	grep -q -- '--slice-us' <<<"$out" && grep -q -- '--slice-lag-us' <<<"$out"
 }
 
+# The diagnostic runs before any sched_ext check: a fake game (bash copied
+# into a Steam library as Game.exe, started with Steam's keys) must be listed
+# with its reasons, and the command must exit 0.
+lists_game_candidates() {
+	local tmp game pid out rc=0
+	tmp=$(mktemp -d)
+	mkdir -p "$tmp/steamapps/common/Fake Game"
+	game="$tmp/steamapps/common/Fake Game/Game.exe"
+	cp /bin/bash "$game"
+	SteamAppId=4242 bash -c 'exec -a "Z:\\games\\Game.exe" "$0" -c "sleep 30 & wait"' "$game" &
+	pid=$!
+	sleep 0.2
+	out=$("$bin" --list-game-candidates) || rc=$?
+	pkill -P "$pid" sleep
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	rm -rf "$tmp"
+	[ "$rc" -eq 0 ] || { echo "exit code $rc"; return 1; }
+	grep -E "^ *$pid .*Game.exe .*Windows program \(.exe\), executable in a Steam library, Steam game environment" <<<"$out" >/dev/null ||
+		{ echo "$out"; return 1; }
+}
+
 # Bad flags are refused while parsing, before anything reads or touches the
 # system, so these hold on any machine: exit 2 and a message naming the flag
 # and what is wrong with it.
@@ -65,6 +87,7 @@ the argument '--slice-us <SLICE_US>' cannot be used multiple times|--slice-us 50
 unexpected value 'yes' for '--log-classes'|--log-classes=yes
 unexpected argument 'now' found|now
 CASES
+check "--list-game-candidates lists a fake game without needing sched_ext" lists_game_candidates
 if [ -d /sys/kernel/sched_ext ]; then
 	echo "note: this kernel has sched_ext; its refusal path is covered by the unit tests only"
 else

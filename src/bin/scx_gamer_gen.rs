@@ -138,7 +138,12 @@ fn default_config(cmd: &Command) -> String {
          # The flags of scx_gamer {version}:\n"
     ));
     for arg in cmd.get_arguments() {
-        if arg.is_hide_set() || matches!(arg.get_id().as_str(), "help" | "version") {
+        // Flags that print something and exit have no place in a service.
+        let one_shot = matches!(
+            arg.get_id().as_str(),
+            "help" | "version" | "list_game_candidates"
+        );
+        if arg.is_hide_set() || one_shot {
             continue;
         }
         out.push_str("#\n");
@@ -234,7 +239,7 @@ mod tests {
         let config = default_config(&cmd);
         for arg in cmd.get_arguments() {
             let long = arg.get_long().unwrap();
-            if arg.is_hide_set() || matches!(long, "help" | "version") {
+            if arg.is_hide_set() || matches!(long, "help" | "version" | "list-game-candidates") {
                 assert!(!names_flag(&config, long), "{long}");
             } else {
                 assert!(

@@ -270,13 +270,9 @@ impl AudioWatch {
                 self.add_user(uid, &mut changes);
             }
         }
-        let retry: Vec<PathBuf> = self
-            .sockets
-            .iter()
-            .filter(|(_, s)| matches!(s.state, State::Pending | State::Activated { .. }))
-            .map(|(p, _)| p.clone())
-            .collect();
-        for path in retry {
+        for path in
+            self.sockets_where(|s| matches!(s.state, State::Pending | State::Activated { .. }))
+        {
             self.probe(&path, &mut changes);
         }
         changes
@@ -366,13 +362,7 @@ impl AudioWatch {
             }
         }
         // Sockets of users whose watch was lost with their directory.
-        let orphans: Vec<PathBuf> = self
-            .sockets
-            .iter()
-            .filter(|(_, s)| !self.users.contains_key(&s.uid))
-            .map(|(p, _)| p.clone())
-            .collect();
-        for path in orphans {
+        for path in self.sockets_where(|s| !self.users.contains_key(&s.uid)) {
             self.remove_socket(&path, changes);
         }
     }
@@ -417,13 +407,7 @@ impl AudioWatch {
             // gone; that is not an error here.
             let _ = self.inotify.watches().remove(wd);
         }
-        let theirs: Vec<PathBuf> = self
-            .sockets
-            .iter()
-            .filter(|(_, s)| s.uid == uid)
-            .map(|(p, _)| p.clone())
-            .collect();
-        for path in theirs {
+        for path in self.sockets_where(|s| s.uid == uid) {
             self.remove_socket(&path, changes);
         }
     }
@@ -499,6 +483,15 @@ impl AudioWatch {
                 changes.push(AudioChange::Gone { tgid });
             }
         }
+    }
+
+    /// The paths of the sockets for which `pick` holds.
+    fn sockets_where(&self, pick: impl Fn(&Socket) -> bool) -> Vec<PathBuf> {
+        self.sockets
+            .iter()
+            .filter(|(_, s)| pick(s))
+            .map(|(p, _)| p.clone())
+            .collect()
     }
 
     fn serves(&self, tgid: u32) -> bool {

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 use super::in_user_session;
 use super::procinfo::{chain_with, list_pids, parent_chain, read_process, ProcInfo};
-use super::score::{self, GAME_THRESHOLD};
+use super::score::{self, Role, GAME_THRESHOLD};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GameChange {
@@ -142,7 +142,8 @@ impl GameDetector {
         // passed down on fork), except at start, for processes forked
         // before we were there.
         let under_watch = chain.iter().any(|a| self.watched.contains(&a.pid));
-        let launcher = score::role(p).watch();
+        let role = score::role(p);
+        let launcher = role.watch();
         let watch = owned
             && !decided
             && !self.watched.contains(&p.pid)
@@ -175,7 +176,14 @@ impl GameDetector {
             }
         }
 
-        if s.reasons.is_empty() {
+        // Listed: what is part of a launch, and anything with evidence for
+        // it (not every shell and compiler on the machine).
+        let evidence = s.reasons.len() > usize::from(role != Role::Other);
+        let launch_part = matches!(
+            role,
+            Role::SteamClient | Role::Launcher | Role::Wrapper | Role::WineInfrastructure
+        );
+        if !evidence && !launch_part {
             self.candidates.remove(&p.pid);
         } else {
             let mut reasons = s.reasons;
@@ -367,9 +375,12 @@ mod tests {
         assert!(!c[&7001].decided);
         assert_eq!(c[&7001].reasons.last(), Some(&NO_SESSION));
         assert_eq!(c[&7999].score, 65);
-        assert!(!c.contains_key(&2), "a kernel thread has nothing to say");
-        for pid in [1000, 1001, 6000, 6001, 6100, 6101, 6102] {
+        for pid in [1000, 1001, 6100, 6101, 6102] {
             assert!(c[&pid].score < 0, "{pid}");
+        }
+        // Nothing speaks for these, and they are no part of a launch.
+        for pid in [2, 6000, 6001, 7998] {
+            assert!(!c.contains_key(&pid), "{pid} is not listed");
         }
     }
 

@@ -89,6 +89,8 @@ const WRAPPERS: &[&str] = &[
     "srt-bwrap",
     "proton",
     "umu-run",
+    // umu's copy of the Steam Linux Runtime's entry point.
+    "umu",
     "gamescope",
     "gamescopereaper",
     "lutris-wrapper",
@@ -337,6 +339,14 @@ mod tests {
         "started by a game launcher",
     ];
 
+    const LAUNCHER_WINE_GAME: [&str; 5] = [
+        "runs a Wine loader",
+        "Windows program (.exe)",
+        "launcher game environment",
+        "Wine prefix environment",
+        "started by a game launcher",
+    ];
+
     #[test]
     fn proton_game_is_picked_and_nothing_else_in_its_chain() {
         assert_game("proton", 2006, 105, &WINE_GAME);
@@ -386,18 +396,7 @@ mod tests {
 
     #[test]
     fn lutris_wine_game_is_picked() {
-        assert_game(
-            "lutris",
-            4002,
-            105,
-            &[
-                "runs a Wine loader",
-                "Windows program (.exe)",
-                "launcher game environment",
-                "Wine prefix environment",
-                "started by a game launcher",
-            ],
-        );
+        assert_game("lutris", 4002, 105, &LAUNCHER_WINE_GAME);
         assert_never("lutris", 4000, Role::Launcher, "game launcher");
         assert_never("lutris", 4001, Role::Wrapper, "launch wrapper");
         for pid in [4003, 4004, 4005] {
@@ -412,18 +411,7 @@ mod tests {
 
     #[test]
     fn heroic_games_are_picked_with_wine_and_with_proton() {
-        assert_game(
-            "heroic-wine",
-            5002,
-            105,
-            &[
-                "runs a Wine loader",
-                "Windows program (.exe)",
-                "launcher game environment",
-                "Wine prefix environment",
-                "started by a game launcher",
-            ],
-        );
+        assert_game("heroic-wine", 5002, 105, &LAUNCHER_WINE_GAME);
         assert_never("heroic-wine", 5000, Role::Launcher, "game launcher");
         assert_never("heroic-wine", 5001, Role::Wrapper, "launch wrapper");
         assert_never(
@@ -563,6 +551,13 @@ mod tests {
             &["/usr/bin/env", "python3", "/usr/bin/lutris"],
         );
         assert_eq!(role(&p), Role::Launcher);
+        // A shell script is named by its script, before it counts as a shell.
+        let p = proc_with(
+            "umu",
+            "/usr/bin/dash",
+            &["/bin/sh", "/h/.local/share/umu/umu", "--verb", "run"],
+        );
+        assert_eq!(role(&p), Role::Wrapper);
         // A program that is not an interpreter is not named by its argument.
         let p = proc_with("mpv", "/usr/bin/mpv", &["mpv", "proton"]);
         assert_eq!(role(&p), Role::Other);
