@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Checks of the built binary that need no sched_ext kernel: on a machine
-# without sched_ext it must refuse clearly, name the missing kernel option
-# and the running kernel, and exit non-zero. The VM tests cover the rest.
+# Checks of the built binary that need no sched_ext kernel: bad flags are
+# refused with exit 2 and a message naming the flag and the fault, and on a
+# machine without sched_ext it must refuse clearly, name the missing kernel
+# option and the running kernel, and exit non-zero. The VM tests cover the
+# rest (tests/vm/refusals.sh for refusals that need sched_ext).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 bin=${SCX_GAMER:-$src/target/release/scx_gamer}

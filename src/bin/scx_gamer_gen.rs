@@ -55,13 +55,27 @@ fn generate(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     cmd.build();
 
     let mut written = vec![write_man(&cmd, dir)?];
+    let mut visible = without_hidden(&cmd);
     for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
-        written.push(clap_complete::generate_to(shell, &mut cmd, BIN, dir)?);
+        written.push(clap_complete::generate_to(shell, &mut visible, BIN, dir)?);
     }
     let config = dir.join("scx_gamer.default");
     fs::write(&config, default_config(&cmd))?;
     written.push(config);
     Ok(written)
+}
+
+/// The command with its hidden flags left out. clap_complete's generators
+/// offer hidden flags too; the test-only ones must not be offered.
+fn without_hidden(cmd: &Command) -> Command {
+    // clap adds --help and --version itself when the copy is built.
+    let mut visible = Command::new(BIN).version(env!("CARGO_PKG_VERSION")).args(
+        cmd.get_arguments()
+            .filter(|a| !a.is_hide_set() && !matches!(a.get_id().as_str(), "help" | "version"))
+            .cloned(),
+    );
+    visible.build();
+    visible
 }
 
 /// The man page: clap_mangen's sections for what clap knows, plus the ones
@@ -255,6 +269,21 @@ mod tests {
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
             .collect();
         assert_eq!(active, ["SCX_GAMER_FLAGS=\"\""]);
+    }
+
+    #[test]
+    fn completions_offer_every_visible_flag_and_no_hidden_one() {
+        let cmd = command();
+        let mut visible = without_hidden(&cmd);
+        for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut visible, BIN, &mut out);
+            let text = String::from_utf8(out).unwrap();
+            for arg in cmd.get_arguments() {
+                let long = arg.get_long().unwrap();
+                assert_eq!(text.contains(long), !arg.is_hide_set(), "{shell}: --{long}");
+            }
+        }
     }
 
     #[test]

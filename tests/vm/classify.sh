@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Thread classes from real kernel paths, checked by exact thread id:
 #  - input: the thread reading a uinput keyboard through evdev, and the
-#    thread it wakes through an eventfd (a sync chain);
+#    thread it wakes through an eventfd (a sync chain), but not another
+#    process it wakes through a pipe;
 #  - audio: aplay playing to snd-dummy, woken by PCM period completions;
 #  - game: a process named with --game-pid and the children it forks, and a
 #    process that execs under the --game-comm name;
@@ -49,6 +50,9 @@ reader=$(sed -n 's/^reader_tid=//p' "$VM_WORK"/input.out)
 gamet=$(sed -n 's/^game_tid=//p' "$VM_WORK"/input.out)
 events=$(sed -n 's/^events_read=//p' "$VM_WORK"/input.out)
 [ "${events:-0}" -gt 0 ] || fail "the reader read no input events"
+other=$(sed -n 's/^other_pid=//p' "$VM_WORK"/input.out)
+[ "$(sed -n 's/^other_wakeups=//p' "$VM_WORK"/input.out)" -gt 0 ] ||
+	fail "the reader never woke the other process"
 
 note "audio: aplay on snd-dummy"
 aplay -q -D hw:0,0 -t raw -f S16_LE -c 2 -r 48000 -d 2 /dev/zero &
@@ -94,6 +98,7 @@ echo "ok: process $child forked by the game is game"
 expect "class game: tid $fakegame_pid \(fakegame\) tgid $fakegame_pid via game-tgid" \
 	"a process exec'd as fakegame is game"
 refute_tid "$busy_pid" "the busy loop"
+refute_tid "$other" "another process woken by the input reader"
 refute_tid "${impostors[0]}" "the unprivileged process renamed kwin_wayland"
 refute_tid "${impostors[1]}" "the unprivileged process renamed pipewire"
 expect "class input: threads=([2-9]|[1-9][0-9]+) wakeups=[1-9]" "input counters moved"

@@ -5,8 +5,10 @@
 A uinput keyboard is created and typed on. A reader thread blocks in read()
 on the device's /dev/input/eventN node (the evdev path) and, after each batch
 of events, wakes a second "game" thread through an eventfd, the way Wine
-hands work between threads. Prints the thread ids as key=value lines so a
-test can check exactly which threads the scheduler classified.
+hands work between threads. The reader also wakes a separate process
+through a pipe, which must not inherit anything: classes travel only
+between threads of one process. Prints the thread ids as key=value lines so
+a test can check exactly which threads the scheduler classified.
 
 usage: input_chain.py SECONDS
 """
@@ -49,8 +51,30 @@ def create_keyboard():
     raise SystemExit(f"no event node appeared under {sysdir}")
 
 
+def other_process(pipe_r, result_w):
+    """Another process, woken through a pipe by the input reader."""
+    wakeups = 0
+    while True:
+        data = os.read(pipe_r, 64)
+        if not data:
+            break
+        wakeups += 1
+        sum(range(2000))
+    os.write(result_w, f"{wakeups}\n".encode())
+    os._exit(0)
+
+
 def main():
     seconds = float(sys.argv[1])
+    pipe_r, pipe_w = os.pipe()
+    result_r, result_w = os.pipe()
+    other = os.fork()
+    if other == 0:
+        os.close(pipe_w)
+        os.close(result_r)
+        other_process(pipe_r, result_w)
+    os.close(pipe_r)
+    os.close(result_w)
     ui, node = create_keyboard()
     evdev = os.open(node, os.O_RDONLY)
     wake = os.eventfd(0)
@@ -65,6 +89,7 @@ def main():
             if data:
                 reads["reader"] += len(data) // EVENT.size
                 os.eventfd_write(wake, 1)
+                os.write(pipe_w, b"x")
 
     def game():
         tids["game_tid"] = threading.get_native_id()
@@ -92,12 +117,17 @@ def main():
     for t in threads:
         t.join(timeout=5)
     fcntl.ioctl(ui, UI_DEV_DESTROY)
+    os.close(pipe_w)
+    other_wakeups = int(os.read(result_r, 64) or b"0")
+    os.waitpid(other, 0)
 
     print(f"pid={os.getpid()}")
     for k, v in sorted(tids.items()):
         print(f"{k}={v}")
     print(f"events_read={reads['reader']}")
     print(f"game_wakeups={reads['game']}")
+    print(f"other_pid={other}")
+    print(f"other_wakeups={other_wakeups}")
 
 
 if __name__ == "__main__":
