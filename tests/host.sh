@@ -90,6 +90,21 @@ unexpected value 'yes' for '--log-classes'|--log-classes=yes
 unexpected argument 'now' found|now
 CASES
 check "--list-game-candidates lists a fake game without needing sched_ext" lists_game_candidates
+
+# The event path's benchmark, briefly: the producer's events must all be
+# accounted for (read by the loop, or dropped and counted by BPF), and some
+# must have been read. Needs BPF (root), not sched_ext.
+event_bench_accounts_for_every_event() {
+	local out
+	out=$("$src/target/release/scx_gamer_eventbench" --seconds 1 --json) || return 1
+	echo "$out"
+	python3 -c '
+import json, sys
+m = json.loads(sys.argv[1])
+sys.exit(0 if m["consumed"] > 0 and m["consumed"] + m["bpf_drops"] == m["produced"] else 1)
+' "$out"
+}
+check "event benchmark: every produced event is read or counted as dropped" event_bench_accounts_for_every_event
 if [ -d /sys/kernel/sched_ext ]; then
 	echo "note: this kernel has sched_ext; its refusal path is covered by the unit tests only"
 else
