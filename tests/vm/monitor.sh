@@ -62,7 +62,8 @@ PY
 kill "$commit" 2>/dev/null
 wait "$commit" 2>/dev/null || true
 stop_scheduler "$log"
-grep -qE '^ *frames' "$log" || grep -qiE 'fps|frame' "$log" || fail "--stats printed no block"
-echo "ok: --stats printed its block"
+grep -qE '^scx_gamer up ' "$log" || fail "--stats printed no block"
+grep -qE '^  frames   [1-9][0-9]* in [0-9]+s  avg [0-9.]+ fps' "$log" || fail "no --stats block showed frames"
+echo "ok: --stats printed its block, with frames"
 assert_clean_kernel_log
 echo "PASS monitor"
