@@ -40,7 +40,7 @@ static long produce_one(u64 i, void *ctx)
 	rec->code = 0;
 	rec->value = 1;
 	rec->pad = 0;
-	bpf_ringbuf_submit(rec, wake_flag(ring));
+	bpf_ringbuf_submit(rec, wake_flag(ring, sizeof(*rec) + 8));
 	return 0;
 }
 

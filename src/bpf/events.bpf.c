@@ -144,7 +144,7 @@ __hidden void events_input_read(struct file *file, const void *ubuf, long nbytes
 		rec->code = ev.code;
 		rec->value = ev.value;
 		rec->pad = 0;
-		bpf_ringbuf_submit(rec, wake_flag(ring));
+		bpf_ringbuf_submit(rec, wake_flag(ring, sizeof(*rec) + 8));
 	}
 }
 
@@ -187,7 +187,7 @@ __hidden void events_frame(struct task_ctx *tctx, int ret)
 		e->tid = cur->pid;
 		e->dropped = st->busy_since_last;
 		e->vsync_missed = st->avg_interval_ns && interval * 2 > st->avg_interval_ns * 3;
-		bpf_ringbuf_submit(e, wake_flag(&frame_events));
+		bpf_ringbuf_submit(e, wake_flag(&frame_events, sizeof(*e) + 8));
 	}
 
 	if (interval)
@@ -215,7 +215,7 @@ __hidden void events_gpu_submit(struct task_ctx *tctx, u32 driver, u32 kind)
 		e->tgid = cur->tgid;
 		e->driver = driver;
 		e->kind = kind;
-		bpf_ringbuf_submit(e, wake_flag(&gpu_events));
+		bpf_ringbuf_submit(e, wake_flag(&gpu_events, sizeof(*e) + 8));
 	}
 	if (tctx)
 		tctx->last_submit_ns = now;
@@ -260,7 +260,7 @@ __hidden void events_running(struct task_struct *p, struct task_ctx *tctx)
 	e->class_mask = tctx->class_mask;
 	e->cpu = bpf_get_smp_processor_id();
 	__builtin_memcpy(e->comm, p->comm, sizeof(e->comm));
-	bpf_ringbuf_submit(e, wake_flag(&miss_events));
+	bpf_ringbuf_submit(e, wake_flag(&miss_events, sizeof(*e) + 8));
 }
 
 /* Report an exec or exit of @p. */

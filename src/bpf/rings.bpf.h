@@ -63,12 +63,19 @@ static __always_inline void ring_drop(u32 ring)
 }
 
 /*
- * Wake the consumer only once half a ring is waiting; below that it drains
- * on its own timer. A burst of events costs one wakeup, not one per event.
+ * Wake the consumer only when the data waiting in @ring crosses half the
+ * ring, with the record of @size bytes just reserved; below that it drains
+ * on its own timer. Only the crossing wakes: records that arrive while the
+ * consumer is already draining a full half do not wake it again. A burst of
+ * events thus costs one wakeup, not one per event. Should producers on two
+ * CPUs jump past the crossing together, the consumer's timer still drains
+ * the ring.
  */
-static __always_inline u64 wake_flag(void *ring)
+static __always_inline u64 wake_flag(void *ring, u64 size)
 {
-	return bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) >= GAMER_RING_WAKE_BYTES ?
+	u64 avail = bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA);
+
+	return avail >= GAMER_RING_WAKE_BYTES && avail < GAMER_RING_WAKE_BYTES + size ?
 		BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
