@@ -119,6 +119,7 @@ for rep in $(seq 1 "$BENCH_REPS"); do
 		read -r hz work secs <<<"$(scenario_game "$scenario")"
 		secs=${BENCH_SECONDS:-$secs}
 		for s in "${order[@]}"; do
+			t0=$SECONDS
 			attach "$s"
 			start_load "$scenario" $((secs + 2))
 			sleep 1
@@ -128,7 +129,7 @@ for rep in $(seq 1 "$BENCH_REPS"); do
 			ops=$(cat "$VM_WORK/load.ops" 2>/dev/null || true)
 			[ -n "$ops" ] || fail "the $scenario load reported no throughput under $s"
 			detach "$s"
-			echo "{\"scenario\":\"$scenario\",\"sched\":\"$s\",\"rep\":$rep,\"load_ops_per_s\":$ops,\"game\":$game}" |
+			echo "{\"scenario\":\"$scenario\",\"sched\":\"$s\",\"rep\":$rep,\"wall_s\":$((SECONDS - t0)),\"load_ops_per_s\":$ops,\"game\":$game}" |
 				tee -a "$results"
 		done
 	done

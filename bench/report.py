@@ -121,6 +121,7 @@ def main():
     ap.add_argument("dir")
     ap.add_argument("--kernel", required=True)
     ap.add_argument("--command", required=True)
+    ap.add_argument("--took", help="how long the command ran, as text")
     a = ap.parse_args()
     runs = load(os.path.join(a.dir, "results.jsonl"))
     if not runs:
@@ -133,7 +134,8 @@ def main():
     agg = aggregate(runs)
     summary = [f"# Benchmark results\n",
                f"Command: `{a.command}`. Kernel {a.kernel}, in a 2-vCPU VM (TCG unless KVM "
-               f"was usable); all schedulers in the same VM boot. Medians over repetitions.\n"]
+               f"was usable); all schedulers in the same VM boot. Medians over repetitions."
+               + (f" The command took {a.took}." if a.took else "") + "\n"]
     for scenario in sorted(agg):
         t = table(agg[scenario])
         with open(os.path.join(a.dir, f"{scenario}.md"), "w") as f:

@@ -44,6 +44,7 @@ for s in $scheds; do
 	*) echo "bench: unknown scheduler '$s'" >&2; exit 2 ;; esac
 done
 
+started=$SECONDS
 scripts/setup-vm.sh
 cargo build --release --locked -p scx_gamer -p gamesim
 bin=$CACHE/bench-bin
@@ -62,9 +63,13 @@ mkdir -p "$out"
 vm_out=$src/target/vm/bench
 rm -rf "$vm_out"
 echo "bench: $reps repetition(s) of [$scenarios] under [$scheds]" >&2
+vm_started=$SECONDS
 scripts/vm-run.sh --out "$vm_out" --timeout 3000 -- \
 	env BENCH_SCHEDS="$scheds" BENCH_SCENARIOS="$scenarios" BENCH_REPS="$reps" \
 	BENCH_SECONDS="$secs" BENCH_BIN="$bin" bash "$src/bench/in-vm.sh"
 cp "$vm_out/results.jsonl" "$out/results.jsonl"
 kernel=$(cat "$CACHE/kernel/version")
-/usr/bin/python3 bench/report.py "$out" --kernel "$kernel" --command "bench/run.sh${args:+ $args}"
+mmss() { printf '%d min %02d s' $(($1 / 60)) $(($1 % 60)); }
+took="$(mmss $((SECONDS - started))) in all, $(mmss $((SECONDS - vm_started))) of it in the VM"
+/usr/bin/python3 bench/report.py "$out" --kernel "$kernel" --command "bench/run.sh${args:+ $args}" --took "$took"
+echo "bench: took $took" >&2

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The reliability suite in one command (docs/reliability.md): bad input on
 # the host and in the VM, faults (SIGKILL, a BPF error and its restart), CPU
-# hotplug restarts, stress, the 60 s mixed-load soak, and the classification
+# hotplug, stress, the 60 s mixed-load soak, and the classification
 # tests an unprivileged impostor must fail. With --soak-minutes N it ends
 # with the long soak too (scripts/soak.sh).
 #
@@ -21,7 +21,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-vm_tests=(refusals faults restart stress soak classify classify_display)
+vm_tests=(refusals faults hotplug stress soak classify classify_display)
 failed=()
 step() { printf '\n### %s\n' "$*"; }
 

@@ -62,6 +62,17 @@ pub struct Opts {
     #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(100..=60_000))]
     pub game_idle_ms: u64,
 
+    /// Starvation guard: critical threads (those holding a class) are
+    /// served first, but once the other tasks have waited this long, the
+    /// next free CPU takes one of them instead, in microseconds.
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1_000..=1_000_000))]
+    pub starve_us: u64,
+
+    /// The longest any runnable task waits: one that has waited this long
+    /// runs next, out of turn, whatever its deadline, in milliseconds.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(50..=10_000))]
+    pub max_wait_ms: u64,
+
     /// Scan /proc once, print each process the game rules have something to
     /// say about (its score, the reasons, and whether it would be picked as
     /// a game), and exit. Needs neither root nor sched_ext; without root,
@@ -159,6 +170,10 @@ impl Opts {
         self.slice_lag_us * 1000
     }
 
+    pub fn starve_ns(&self) -> u64 {
+        self.starve_us * 1000
+    }
+
     pub fn class_window_ns(&self) -> u64 {
         self.class_window_ms * 1_000_000
     }
@@ -227,6 +242,7 @@ mod tests {
         let o = parse(&[]).unwrap();
         assert_eq!(o.slice_ns(), 5_000_000);
         assert_eq!(o.slice_lag_ns(), 20_000_000);
+        assert_eq!(o.starve_ns(), 20_000_000);
     }
 
     #[test]
@@ -236,6 +252,10 @@ mod tests {
             &["--slice-us", "100001"],
             &["--slice-lag-us", "999"],
             &["--slice-lag-us", "1000001"],
+            &["--starve-us", "999"],
+            &["--starve-us", "1000001"],
+            &["--max-wait-ms", "49"],
+            &["--max-wait-ms", "10001"],
         ] {
             let err = parse(args).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::ValueValidation, "{args:?}");

@@ -57,9 +57,12 @@ pub const STAT_NAMES: [&str; bpf_intf::gamer_stat_NR_GSTATS as usize] = [
     "enqueue-idle",
     "kthread-local",
     "shared",
+    "critical",
     "keep-running",
     "cpu-release",
     "preempt-kick",
+    "starve-guard",
+    "aged",
 ];
 
 /// The BPF .bss variables userspace writes while the scheduler runs. BPF
@@ -152,6 +155,8 @@ impl<'obj> Scheduler<'obj> {
         rodata.chain_max_depth = opts.chain_max_depth;
         rodata.input_boost_ns = opts.input_boost_ms * 1_000_000;
         rodata.game_idle_ns = opts.game_idle_ms * 1_000_000;
+        rodata.starve_ns = opts.starve_ns();
+        rodata.max_wait_ns = opts.max_wait_ms * 1_000_000;
         rodata.policy_off = opts.no_policy;
         rodata.miss_wait_ns = opts.miss_wait_ns();
         if let Some(comm) = &opts.game_comm {

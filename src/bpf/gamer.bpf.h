@@ -23,6 +23,12 @@ struct task_ctx {
 	u64 deadline;
 	/* Weighted CPU time per wakeup, averaged over recent wakeups. */
 	u64 avg_runtime;
+	/* How often it is woken, and how often it wakes others, per second. */
+	u64 wake_freq;
+	u64 waker_freq;
+	/* When it was last woken, and when it last woke another task. */
+	u64 woken_ns;
+	u64 waked_ns;
 
 	/* The classes the thread holds now, refreshed each time it runs. */
 	u32 class_mask;
@@ -61,15 +67,20 @@ struct task_ctx {
 /* Defined in main.bpf.c. */
 struct task_ctx *task_ctx(const struct task_struct *p);
 void stat_inc(enum gamer_stat idx);
+bool can_run_on(const struct task_struct *p, s32 cpu);
 
 /* Defined in policy.bpf.c; main.bpf.c calls them from its callbacks. */
 extern u64 last_input_ns;
 bool task_is_critical(const struct task_ctx *tctx);
 u64 task_deadline(struct task_ctx *tctx, u64 vtime_now);
+u64 task_dsq(const struct task_ctx *tctx);
+u64 task_slice(const struct task_ctx *tctx);
+bool dispatch_queued(s32 cpu);
+void policy_cpu_hotplug(s32 cpu);
 void preempt_for(struct task_struct *p, struct task_ctx *tctx);
 void policy_running(struct task_struct *p, struct task_ctx *tctx);
 void policy_stopping(void);
-void policy_wakeup(struct task_ctx *tctx);
+void policy_wakeup(struct task_struct *p, struct task_ctx *tctx);
 
 /* Defined in classify.bpf.c; main.bpf.c calls them from its callbacks. */
 void classify_select_cpu(struct task_struct *p);

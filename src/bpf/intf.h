@@ -17,8 +17,10 @@ typedef long long s64;
 #endif
 
 enum gamer_consts {
-	/* The one shared deadline-ordered queue every CPU dispatches from. */
+	/* The deadline-ordered queue every CPU dispatches from. */
 	SHARED_DSQ		= 0,
+	/* Critical tasks' queue, served first (policy.bpf.c says when not). */
+	CRITICAL_DSQ		= 1,
 	/* Length of a task's comm, as in the kernel. */
 	GAMER_COMM_LEN		= 16,
 	/* How many processes each TGID map (game, compositor, audio) holds. */
@@ -282,12 +284,18 @@ enum gamer_stat {
 	GSTAT_KTHREAD_LOCAL,
 	/* Queued on the shared queue, ordered by virtual deadline. */
 	GSTAT_SHARED,
+	/* Queued on the critical queue, served before the shared one. */
+	GSTAT_CRITICAL,
 	/* Nothing else was runnable, so the running task kept its CPU. */
 	GSTAT_KEEP_RUNNING,
 	/* A higher-priority class took a CPU; its queued tasks went back. */
 	GSTAT_CPU_RELEASE,
 	/* A critical task woke with no idle CPU; a later deadline was kicked. */
 	GSTAT_PREEMPT_KICK,
+	/* The shared queue had waited too long: served ahead of critical tasks. */
+	GSTAT_STARVE_GUARD,
+	/* A task had waited longer than --max-wait-ms: run out of turn. */
+	GSTAT_AGED,
 	NR_GSTATS,
 };
 

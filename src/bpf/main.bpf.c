@@ -47,9 +47,11 @@
  * classify.bpf.c works out which threads are input, audio, compositor, GPU
  * submit or game threads; the callbacks here tell it when a task wakes, runs
  * and stops, so its view and its per-class counters stay current.
- * policy.bpf.c turns classes and behaviour into deadline tiers, and decides
- * when a waking critical task may preempt a running one. With the policy off
- * (--no-policy) the deadline is the plain one described above.
+ * policy.bpf.c turns classes and behaviour into deadline tiers and slices,
+ * puts critical tasks on a second queue that CPUs serve first (with a guard
+ * so the shared queue is never starved), and decides when a waking critical
+ * task may preempt a running one. With the policy off (--no-policy) there is
+ * one queue and the deadline is the plain one described above.
  *
  * Layout
  * ------
@@ -120,7 +122,7 @@ static bool is_pcpu_kthread(const struct task_struct *p)
  * Whether @p may be put on @cpu's local queue: the CPU is one it is allowed
  * on, and a migration-disabled task stays on the CPU it is already on.
  */
-static bool can_run_on(const struct task_struct *p, s32 cpu)
+__hidden bool can_run_on(const struct task_struct *p, s32 cpu)
 {
 	if (!bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
 		return false;
@@ -131,6 +133,7 @@ static bool can_run_on(const struct task_struct *p, s32 cpu)
 
 s32 BPF_STRUCT_OPS(gamer_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
+	struct task_ctx *tctx;
 	bool is_idle = false;
 	s32 cpu;
 
@@ -142,7 +145,8 @@ s32 BPF_STRUCT_OPS(gamer_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 
 	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
 	if (is_idle && can_run_on(p, cpu)) {
-		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, 0);
+		tctx = task_ctx(p);
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, tctx ? task_slice(tctx) : slice_ns, 0);
 		stat_inc(GSTAT_DIRECT_IDLE);
 	}
 
@@ -180,6 +184,7 @@ static bool enqueue_on_idle_cpu(struct task_struct *p, u64 enq_flags)
 void BPF_STRUCT_OPS(gamer_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx;
+	u64 dsq;
 	s32 cpu;
 
 	if (is_pcpu_kthread(p)) {
@@ -197,8 +202,9 @@ void BPF_STRUCT_OPS(gamer_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 
-	scx_bpf_dsq_insert_vtime(p, SHARED_DSQ, slice_ns, task_deadline(tctx, vtime_now), enq_flags);
-	stat_inc(GSTAT_SHARED);
+	dsq = task_dsq(tctx);
+	scx_bpf_dsq_insert_vtime(p, dsq, task_slice(tctx), task_deadline(tctx, vtime_now), enq_flags);
+	stat_inc(dsq == CRITICAL_DSQ ? GSTAT_CRITICAL : GSTAT_SHARED);
 
 	/*
 	 * A CPU may have gone idle since select_cpu looked. Wake one that may
@@ -214,12 +220,15 @@ void BPF_STRUCT_OPS(gamer_enqueue, struct task_struct *p, u64 enq_flags)
 
 void BPF_STRUCT_OPS(gamer_dispatch, s32 cpu, struct task_struct *prev)
 {
-	if (scx_bpf_dsq_move_to_local(SHARED_DSQ, 0))
+	struct task_ctx *tctx;
+
+	if (dispatch_queued(cpu))
 		return;
 
 	/* Nobody is waiting: let the task that was running keep going. */
 	if (prev && (prev->scx.flags & SCX_TASK_QUEUED)) {
-		prev->scx.slice = slice_ns;
+		tctx = task_ctx(prev);
+		prev->scx.slice = tctx ? task_slice(tctx) : slice_ns;
 		stat_inc(GSTAT_KEEP_RUNNING);
 	}
 }
@@ -235,7 +244,7 @@ void BPF_STRUCT_OPS(gamer_runnable, struct task_struct *p, u64 enq_flags)
 		return;
 
 	/* A fresh wakeup: the run since the last one no longer counts. */
-	policy_wakeup(tctx);
+	policy_wakeup(p, tctx);
 	tctx->awake_vtime = 0;
 	classify_wakeup(p, tctx);
 }
@@ -297,6 +306,22 @@ void BPF_STRUCT_OPS(gamer_cpu_release, s32 cpu, struct scx_cpu_release_args *arg
 	stat_inc(GSTAT_CPU_RELEASE);
 }
 
+/*
+ * CPU hotplug. Defining these tells the kernel the scheduler copes with CPUs
+ * coming and going, so it keeps running through a hotplug instead of being
+ * ended and reloaded. The queues are shared by every CPU, so a CPU that goes
+ * strands nothing; the kernel moves what was on its local queue.
+ */
+void BPF_STRUCT_OPS(gamer_cpu_online, s32 cpu)
+{
+	policy_cpu_hotplug(cpu);
+}
+
+void BPF_STRUCT_OPS(gamer_cpu_offline, s32 cpu)
+{
+	policy_cpu_hotplug(cpu);
+}
+
 void BPF_STRUCT_OPS(gamer_enable, struct task_struct *p)
 {
 	struct task_ctx *tctx = task_ctx(p);
@@ -323,7 +348,9 @@ void BPF_STRUCT_OPS(gamer_exit_task, struct task_struct *p, struct scx_exit_task
 
 s32 BPF_STRUCT_OPS_SLEEPABLE(gamer_init)
 {
-	return scx_bpf_create_dsq(SHARED_DSQ, -1);
+	s32 ret = scx_bpf_create_dsq(SHARED_DSQ, -1);
+
+	return ret ? ret : scx_bpf_create_dsq(CRITICAL_DSQ, -1);
 }
 
 void BPF_STRUCT_OPS(gamer_exit, struct scx_exit_info *ei)
@@ -339,6 +366,8 @@ SCX_OPS_DEFINE(gamer_ops,
 	       .running		= (void *)gamer_running,
 	       .stopping	= (void *)gamer_stopping,
 	       .cpu_release	= (void *)gamer_cpu_release,
+	       .cpu_online	= (void *)gamer_cpu_online,
+	       .cpu_offline	= (void *)gamer_cpu_offline,
 	       .enable		= (void *)gamer_enable,
 	       .init_task	= (void *)gamer_init_task,
 	       .exit_task	= (void *)gamer_exit_task,

@@ -1,10 +1,33 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * The gaming policy: how a task's class and behaviour turn into its virtual
- * deadline, and when a waking task may take a CPU from a running one.
+ * The gaming policy: which queue a task waits on, its virtual deadline there,
+ * its time slice, and when a waking task may take a CPU from a running one.
  *
- * Tiers. A task's deadline is its vruntime, plus the weighted CPU time it has
- * used since it last woke, plus an offset for its tier:
+ * Two queues. Critical tasks hold a class (input, audio, compositor, GPU
+ * submit, game) and do not burn whole slices; they wait on CRITICAL_DSQ,
+ * which every CPU serves before SHARED_DSQ, where everything else waits. A
+ * single queue cannot do this: under a crowd of short sleepers (a build, a
+ * message storm) fairness itself sinks the game, because the frame chain uses
+ * far more CPU than any one task of the crowd and so falls behind all of them
+ * in virtual time. A thread that holds a class but runs whole slices is
+ * treated as a hog and waits on the shared queue like anything else, so no
+ * class is a licence to take the CPUs.
+ *
+ * Starvation guards. When the shared queue has gone unserved for starve_ns
+ * while critical tasks keep coming, the next free CPU takes a shared task
+ * first. And deadlines alone bound a wait only in virtual time: a nice-19
+ * task that ran one slice is far ahead in virtual time, and with a hundred
+ * runnable tasks on one CPU it would wait tens of seconds of real time (a
+ * soak showed khugepaged, preempted inside an RCU read section, waiting long
+ * enough for the kernel to report an RCU stall). So a few times per
+ * max_wait_ns a CPU looks through both queues, and a task that has waited
+ * longer than that runs next, out of turn. Every runnable task therefore
+ * runs within a bounded real time whatever the load, and the sched_ext
+ * watchdog has no reason to fire.
+ *
+ * Deadlines. Within each queue a task's deadline is its vruntime, plus the
+ * weighted CPU time it has used since it last woke, plus an offset for its
+ * tier, shrunk by its latency criticality:
  *
  *     input, audio, inherited input        0
  *     compositor                           lag / 8
@@ -14,29 +37,33 @@
  *     background hog while a game runs     lag / 2 + lag
  *
  * where lag is slice_lag_ns, the bound on how far behind vtime_now any task
- * may start. Offsets only reorder tasks whose vruntimes are close; they are
- * bounded, so every task still reaches the head of the queue in bounded time.
- * During the input window after a key press or mouse move, the game's threads
- * rank with input.
+ * may start. During the input window after a key press or mouse move, the
+ * game's threads rank with input. Latency criticality grows with how often a
+ * task is woken and how often it wakes others, and shrinks with how long it
+ * runs per wakeup; at its highest it halves the offset. It is what orders a
+ * desktop's own interactive threads ahead of its batch work, with or without
+ * a game.
  *
- * Critical tasks hold a class (input, audio, compositor, GPU submit, game).
- * Only they preempt, and they are never preempted for another. Preempting for
- * every short-running task was measured: under CPU hogs it cost frames and
- * hog throughput alike (docs/benchmarks.md), so plain short tasks rely on
- * their early deadlines alone. A hog is a task that burns whole slices: it
- * has run a slice since it woke, or usually does.
+ * Slices. A background hog gets a double slice while a game runs: the frame
+ * chain takes a CPU from it by preemption, not by waiting for its slice to
+ * end, so longer slices only spare the hogs switches among themselves. Input,
+ * audio and compositor threads get half a slice: they run briefly, and one
+ * that runs long should hand the CPU back to the frame chain sooner.
  *
  * Preemption. sched_ext has no high-resolution tick: a task that gets a CPU
- * keeps it until its slice ends at a tick. So when a critical task wakes and
- * no CPU is idle, the CPU running the task with the latest deadline is kicked
- * if that deadline is later than the waker's by more than a slice, and the
- * waker gets the CPU now rather than at the next tick.
+ * keeps it until its slice ends at a tick. So when a critical task is queued
+ * and no CPU is idle, the CPU running the non-critical task with the latest
+ * deadline is kicked, and the critical task gets a CPU now rather than at the
+ * next tick. Plain short tasks are never a reason to kick: preempting for
+ * them was measured to cost frames and hog throughput alike
+ * (docs/benchmarks.md).
  *
- * Background demotion of hogs outside the game applies only while a game
- * thread has run within the last game_idle_ns: with no game, the scheduler
- * is a plain fair one.
+ * Background demotion of hogs applies only while a game thread has run
+ * within the last game_idle_ns: with no game, the scheduler is a plain fair
+ * one with the interactive ordering above.
  */
 #include <scx/common.bpf.h>
+#include <bpf_experimental.h>
 #include "gamer.bpf.h"
 
 extern const volatile u64 slice_ns;
@@ -46,13 +73,21 @@ extern const volatile u64 slice_lag_ns;
 const volatile u64 input_boost_ns = 100ULL * 1000 * 1000;
 /* How long after a game thread last ran a game still counts as running. */
 const volatile u64 game_idle_ns = 1000ULL * 1000 * 1000;
-/* Off: no preemption and no tiers, the baseline deadline scheduler. */
+/* How long the shared queue may go unserved while critical tasks run first. */
+const volatile u64 starve_ns = 20ULL * 1000 * 1000;
+/* The longest a queued task waits before a CPU takes it out of turn. */
+const volatile u64 max_wait_ns = 500ULL * 1000 * 1000;
+/* Off: one queue, no preemption, no tiers: the baseline deadline scheduler. */
 const volatile bool policy_off;
 
 /* The last time any thread read an input event (classify.bpf.c sets it). */
 u64 last_input_ns;
 /* The last time a game thread started running. */
 static u64 last_game_ns;
+/* When the shared queue was last served, or last seen empty. */
+static u64 shared_served_ns;
+/* When a CPU last looked through the queues for a task waiting too long. */
+static u64 aged_scan_ns;
 
 /* What runs on each CPU, for choosing whom to preempt. */
 struct cpu_ctx {
@@ -72,18 +107,22 @@ struct {
 #define CRITICAL_CLASSES	(CLASS_BIT(GAMER_CLASS_INPUT) | CLASS_BIT(GAMER_CLASS_AUDIO) | \
 				 CLASS_BIT(GAMER_CLASS_COMPOSITOR) | \
 				 CLASS_BIT(GAMER_CLASS_GPU_SUBMIT) | CLASS_BIT(GAMER_CLASS_GAME))
+#define BRIEF_CLASSES		(CLASS_BIT(GAMER_CLASS_INPUT) | CLASS_BIT(GAMER_CLASS_AUDIO) | \
+				 CLASS_BIT(GAMER_CLASS_COMPOSITOR))
 
 /* Scan at most this many CPUs for a preemption victim. */
 #define MAX_SCAN_CPUS		256
 
+/*
+ * Latency criticality runs from 0 to LAT_CRI_MAX; at LAT_CRI_MAX a task's
+ * tier offset is halved. Each frequency contributes its log2, so a task
+ * woken a thousand times a second scores about 10 for it.
+ */
+#define LAT_CRI_MAX		16
+
 static bool game_active(u64 now)
 {
 	return last_game_ns && now - last_game_ns < game_idle_ns;
-}
-
-__hidden bool task_is_critical(const struct task_ctx *tctx)
-{
-	return !policy_off && (tctx->class_mask & CRITICAL_CLASSES);
 }
 
 /* A task that burns whole slices: it ran a slice since it woke, or usually does. */
@@ -92,6 +131,22 @@ static bool task_is_hog(const struct task_ctx *tctx)
 	u64 runtime = tctx->avg_runtime > tctx->awake_vtime ? tctx->avg_runtime : tctx->awake_vtime;
 
 	return runtime >= slice_ns;
+}
+
+/* Holds a critical class and does not burn whole slices: waits on CRITICAL_DSQ. */
+__hidden bool task_is_critical(const struct task_ctx *tctx)
+{
+	return !policy_off && (tctx->class_mask & CRITICAL_CLASSES) && !task_is_hog(tctx);
+}
+
+static u32 lat_cri(const struct task_ctx *tctx)
+{
+	u32 freq = log2_u64(tctx->wake_freq + 1) + log2_u64(tctx->waker_freq + 1);
+	u32 run = log2_u64(tctx->avg_runtime / 1000 + 1);
+
+	if (freq <= run)
+		return 0;
+	return freq - run < LAT_CRI_MAX ? freq - run : LAT_CRI_MAX;
 }
 
 static u64 tier_offset(const struct task_ctx *tctx, u64 now)
@@ -117,13 +172,17 @@ static u64 tier_offset(const struct task_ctx *tctx, u64 now)
 static u64 deadline_of(const struct task_ctx *tctx, u64 now)
 {
 	u64 dl = tctx->vruntime + tctx->awake_vtime;
+	u64 off;
 
-	return policy_off ? dl : dl + tier_offset(tctx, now);
+	if (policy_off)
+		return dl;
+	off = tier_offset(tctx, now);
+	return dl + off - off * lat_cri(tctx) / (2 * LAT_CRI_MAX);
 }
 
 /*
  * The virtual deadline @p is queued with. A task that slept is first pulled
- * up to within slice_lag_ns of @vtime_now, which is the starvation bound.
+ * up to within slice_lag_ns of @vtime_now, which bounds its head start.
  */
 __hidden u64 task_deadline(struct task_ctx *tctx, u64 vtime_now)
 {
@@ -135,14 +194,86 @@ __hidden u64 task_deadline(struct task_ctx *tctx, u64 vtime_now)
 
 	tctx->deadline = deadline_of(tctx, now);
 	/* Queued ahead of where a plain task would be: its class boosted it. */
-	if (!policy_off && tier_offset(tctx, now) < slice_lag_ns / 2)
+	if (task_is_critical(tctx))
 		classify_count(tctx->class_mask, true);
 	return tctx->deadline;
 }
 
+/* The queue @tctx waits on. */
+__hidden u64 task_dsq(const struct task_ctx *tctx)
+{
+	return task_is_critical(tctx) ? CRITICAL_DSQ : SHARED_DSQ;
+}
+
+/* How long @tctx may run once it has a CPU. */
+__hidden u64 task_slice(const struct task_ctx *tctx)
+{
+	if (policy_off)
+		return slice_ns;
+	if (tctx->class_mask & BRIEF_CLASSES)
+		return slice_ns / 2;
+	if (!(tctx->class_mask & CRITICAL_CLASSES) && task_is_hog(tctx) &&
+	    game_active(bpf_ktime_get_ns()))
+		return slice_ns * 2;
+	return slice_ns;
+}
+
+/* Move to @cpu a task of @dsq that has waited more than max_wait_ns. */
+static bool dispatch_aged(u64 dsq, s32 cpu, u64 now)
+{
+	struct task_struct *p;
+
+	bpf_for_each(scx_dsq, p, dsq, 0) {
+		struct task_ctx *tctx = task_ctx(p);
+
+		if (!tctx || !tctx->runnable_at || now - tctx->runnable_at <= max_wait_ns ||
+		    !can_run_on(p, cpu))
+			continue;
+		if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, p, SCX_DSQ_LOCAL, 0)) {
+			stat_inc(GSTAT_AGED);
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Move the next task to @cpu: one that waited too long, if any; then
+ * critical first, unless the shared queue has waited starve_ns. False when
+ * both queues are empty.
+ */
+__hidden bool dispatch_queued(s32 cpu)
+{
+	u64 now = bpf_ktime_get_ns();
+
+	/* Looking costs a walk of the queues, so only a few times per bound. */
+	if (now - aged_scan_ns > max_wait_ns / 4) {
+		aged_scan_ns = now;
+		if (dispatch_aged(SHARED_DSQ, cpu, now) || dispatch_aged(CRITICAL_DSQ, cpu, now))
+			return true;
+	}
+
+	if (!scx_bpf_dsq_nr_queued(SHARED_DSQ)) {
+		shared_served_ns = now;
+	} else if (now - shared_served_ns > starve_ns && scx_bpf_dsq_nr_queued(CRITICAL_DSQ) &&
+		   scx_bpf_dsq_move_to_local(SHARED_DSQ, 0)) {
+		shared_served_ns = now;
+		stat_inc(GSTAT_STARVE_GUARD);
+		return true;
+	}
+
+	if (scx_bpf_dsq_move_to_local(CRITICAL_DSQ, 0))
+		return true;
+	if (scx_bpf_dsq_move_to_local(SHARED_DSQ, 0)) {
+		shared_served_ns = now;
+		return true;
+	}
+	return false;
+}
+
 /*
  * @p, critical, was queued and no CPU was idle: kick the CPU running the
- * latest deadline, if it is later than @p's by more than a slice.
+ * non-critical task with the latest deadline.
  */
 __hidden void preempt_for(struct task_struct *p, struct task_ctx *tctx)
 {
@@ -169,7 +300,7 @@ __hidden void preempt_for(struct task_struct *p, struct task_ctx *tctx)
 		}
 	}
 
-	if (victim >= 0 && worst > tctx->deadline + slice_ns) {
+	if (victim >= 0) {
 		scx_bpf_kick_cpu(victim, SCX_KICK_PREEMPT);
 		stat_inc(GSTAT_PREEMPT_KICK);
 	}
@@ -208,9 +339,50 @@ __hidden void policy_stopping(void)
 		cctx->running_deadline = 0;
 }
 
-/* A task woke up; awake_vtime still holds what it ran since the last time. */
-__hidden void policy_wakeup(struct task_ctx *tctx)
+/* @cpu went offline or came online: it runs nothing of ours either way. */
+__hidden void policy_cpu_hotplug(s32 cpu)
 {
+	struct cpu_ctx *cctx;
+	u32 zero = 0;
+
+	cctx = bpf_map_lookup_percpu_elem(&cpu_ctxs, &zero, cpu);
+	if (cctx)
+		cctx->running_deadline = 0;
+}
+
+/* Fold one more event, @last_ns ago, into a per-second frequency. */
+static u64 freq_update(u64 freq, u64 *last_ns, u64 now)
+{
+	u64 interval = now - *last_ns;
+	bool first = !*last_ns;
+
+	*last_ns = now;
+	if (first)
+		return freq;
+	if (!interval)
+		interval = 1;
+	/* Weight the newest a quarter, as for the runtime average. */
+	return (freq * 3 + (1000ULL * 1000 * 1000) / interval) / 4;
+}
+
+/*
+ * @p woke up; awake_vtime still holds what it ran since the last time. The
+ * waker, when a task rather than an interrupt woke it, is credited too.
+ */
+__hidden void policy_wakeup(struct task_struct *p, struct task_ctx *tctx)
+{
+	struct task_struct *waker;
+	struct task_ctx *wtctx;
+	u64 now = bpf_ktime_get_ns();
+
 	/* An average of runtime per wakeup, weighting the newest a quarter. */
 	tctx->avg_runtime = (tctx->avg_runtime * 3 + tctx->awake_vtime) / 4;
+	tctx->wake_freq = freq_update(tctx->wake_freq, &tctx->woken_ns, now);
+
+	if (bpf_in_interrupt())
+		return;
+	waker = bpf_get_current_task_btf();
+	if (waker->pid == p->pid || !(wtctx = task_ctx(waker)))
+		return;
+	wtctx->waker_freq = freq_update(wtctx->waker_freq, &wtctx->waked_ns, now);
 }
