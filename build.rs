@@ -13,6 +13,7 @@ fn main() {
         .enable_skel("src/bpf/main.bpf.c", "bpf")
         .add_source("src/bpf/classify.bpf.c")
         .add_source("src/bpf/policy.bpf.c")
+        .add_source("src/bpf/topology.bpf.c")
         .add_source("src/bpf/events.bpf.c")
         .add_source("src/bpf/procs.bpf.c")
         .add_source("src/bpf/fault.bpf.c")

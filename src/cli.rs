@@ -73,6 +73,13 @@ pub struct Opts {
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(50..=10_000))]
     pub max_wait_ms: u64,
 
+    /// CPUs that game-critical threads should prefer, as a list like
+    /// 0-7,16-23 (for instance the CCD with the large cache on a dual-CCD
+    /// X3D part); other tasks are kept off them while a game runs.
+    /// Default: the highest-capacity big cores, when the CPUs differ.
+    #[arg(long, value_name = "LIST")]
+    pub fast_cpus: Option<crate::topology::CpuList>,
+
     /// Scan /proc once, print each process the game rules have something to
     /// say about (its score, the reasons, and whether it would be picked as
     /// a game), and exit. Needs neither root nor sched_ext; without root,
@@ -416,6 +423,20 @@ mod tests {
                 .kind(),
             ErrorKind::ArgumentConflict
         );
+    }
+
+    #[test]
+    fn fast_cpus_take_a_cpu_list() {
+        assert_eq!(parse(&[]).unwrap().fast_cpus, None);
+        let o = parse(&["--fast-cpus", "0-3,8"]).unwrap();
+        assert_eq!(
+            o.fast_cpus,
+            Some(crate::topology::CpuList(vec![0, 1, 2, 3, 8]))
+        );
+        for bad in ["", "3-1", "x"] {
+            let err = parse(&["--fast-cpus", bad]).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::ValueValidation, "{bad:?}");
+        }
     }
 
     #[test]

@@ -26,3 +26,4 @@ pub mod logging;
 pub mod preflight;
 pub mod scheduler;
 pub mod stats;
+pub mod topology;

@@ -34,6 +34,7 @@ use crate::events::event_loop::{self, EventLoop, LoopCounts};
 use crate::events::records::{self, Event, Kind};
 use crate::preflight;
 use crate::stats;
+use crate::topology;
 
 /// The period of the loop's housekeeping: the clock offset BPF needs, and
 /// the counters.
@@ -54,6 +55,7 @@ const WATCH_BACKLOG: usize = 8192;
 /// Dispatch counters, named in the order of `enum gamer_stat` in intf.h.
 pub const STAT_NAMES: [&str; bpf_intf::gamer_stat_NR_GSTATS as usize] = [
     "direct-idle",
+    "topology-idle",
     "enqueue-idle",
     "kthread-local",
     "shared",
@@ -136,7 +138,7 @@ impl<'obj> Scheduler<'obj> {
         open_object: &'obj mut MaybeUninit<OpenObject>,
         publisher: Arc<stats::Publisher>,
     ) -> Result<Self> {
-        log_topology();
+        let plan = topology_plan(opts)?;
 
         let mut builder = BpfSkelBuilder::default();
         builder.obj_builder.debug(opts.verbose);
@@ -158,6 +160,11 @@ impl<'obj> Scheduler<'obj> {
         rodata.starve_ns = opts.starve_ns();
         rodata.max_wait_ns = opts.max_wait_ms * 1_000_000;
         rodata.policy_off = opts.no_policy;
+        rodata.prefer_fast = plan.prefer_fast && !opts.no_policy;
+        for (cpu, (&fast, &llc)) in plan.fast.iter().zip(&plan.llc).enumerate() {
+            rodata.cpu_fast[cpu] = u8::from(fast);
+            rodata.cpu_llc[cpu] = llc;
+        }
         rodata.miss_wait_ns = opts.miss_wait_ns();
         if let Some(comm) = &opts.game_comm {
             rodata.game_comm = classes::comm_bytes(comm);
@@ -580,19 +587,34 @@ fn read_u64(bytes: &[u8]) -> u64 {
         .unwrap_or(0)
 }
 
-/// Log the machine's layout as the scheduler sees it.
-fn log_topology() {
-    match Topology::new() {
-        Ok(topo) => info!(
-            "topology: {} CPUs, {} cores, {} LLCs, {} nodes, SMT {}",
-            topo.all_cpus.len(),
-            topo.all_cores.len(),
-            topo.all_llcs.len(),
-            topo.nodes.len(),
-            if topo.smt_enabled { "on" } else { "off" }
-        ),
-        Err(e) => log::warn!("could not read the CPU topology: {e:#}"),
+/// Read the machine's layout, log it, and decide which CPUs are fast.
+fn topology_plan(opts: &Opts) -> Result<topology::Plan> {
+    let topo = Topology::new().context("could not read the CPU topology")?;
+    info!(
+        "topology: {} CPUs, {} cores, {} LLCs, {} nodes, SMT {}",
+        topo.all_cpus.len(),
+        topo.all_cores.len(),
+        topo.all_llcs.len(),
+        topo.nodes.len(),
+        if topo.smt_enabled { "on" } else { "off" }
+    );
+    let plan = topology::plan(
+        &topology::cpus_of(&topo),
+        opts.fast_cpus.as_ref().map(|l| l.0.as_slice()),
+    )?;
+    if plan.prefer_fast {
+        info!(
+            "fast CPUs {} (from {}): critical threads prefer them, other tasks avoid them while a game runs",
+            plan.fast_list(),
+            plan.source
+        );
+    } else {
+        info!(
+            "CPUs alike (from {}): no fast or slow CPU preference",
+            plan.source
+        );
     }
+    Ok(plan)
 }
 
 /// Print, for each loaded program, how many instructions the verifier

@@ -72,6 +72,8 @@ bool can_run_on(const struct task_struct *p, s32 cpu);
 /* Defined in policy.bpf.c; main.bpf.c calls them from its callbacks. */
 extern u64 last_input_ns;
 bool task_is_critical(const struct task_ctx *tctx);
+bool task_is_background(const struct task_ctx *tctx);
+bool policy_game_active(void);
 u64 task_deadline(struct task_ctx *tctx, u64 vtime_now);
 u64 task_dsq(const struct task_ctx *tctx);
 u64 task_slice(const struct task_ctx *tctx);
@@ -100,6 +102,9 @@ void events_runnable(struct task_ctx *tctx, bool wakeup);
 void events_running(struct task_struct *p, struct task_ctx *tctx);
 void events_proc(struct task_struct *p, u32 kind, const char *filename);
 void events_drop(enum gamer_ring ring);
+
+/* Defined in topology.bpf.c. */
+s32 topology_select_cpu(struct task_struct *p, struct task_ctx *tctx, s32 prev_cpu);
 
 /* Defined in procs.bpf.c. */
 void procs_fork(struct task_struct *p);

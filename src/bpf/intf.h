@@ -42,6 +42,8 @@ enum gamer_consts {
 	GAMER_MAX_INPUT_PER_READ = 64,
 	/* How many bytes of an exec'd file name an exec event carries. */
 	GAMER_PATH_LEN		= 128,
+	/* The most CPUs the per-CPU topology tables hold. */
+	GAMER_MAX_CPUS		= 1024,
 };
 
 /*
@@ -278,6 +280,8 @@ enum gamer_proc_flag {
 enum gamer_stat {
 	/* select_cpu found an idle CPU and put the task straight on it. */
 	GSTAT_DIRECT_IDLE,
+	/* An idle CPU of the speed its class prefers (topology.bpf.c). */
+	GSTAT_TOPOLOGY_IDLE,
 	/* enqueue found an idle CPU the wakeup path had not picked. */
 	GSTAT_ENQ_IDLE,
 	/* A per-CPU kernel thread, queued on the only CPU it may use. */

@@ -33,7 +33,9 @@
  * whole idle core, then an idle CPU that shares the previous CPU's last-level
  * cache. If one is idle the task goes straight onto it and never touches the
  * shared queue. Otherwise it is queued, and whichever CPU frees up first takes
- * the earliest deadline.
+ * the earliest deadline. On a machine of fast and slow CPUs, topology.bpf.c
+ * first steers critical threads to idle fast CPUs and, while a game runs,
+ * everything else to idle slow ones.
  *
  * Rules no path may break
  * -----------------------
@@ -143,9 +145,19 @@ s32 BPF_STRUCT_OPS(gamer_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 	 */
 	classify_select_cpu(p);
 
+	/* On a machine of fast and slow CPUs, the class picks the kind first. */
+	tctx = task_ctx(p);
+	if (tctx) {
+		cpu = topology_select_cpu(p, tctx, prev_cpu);
+		if (cpu >= 0) {
+			scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, task_slice(tctx), 0);
+			stat_inc(GSTAT_TOPOLOGY_IDLE);
+			return cpu;
+		}
+	}
+
 	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
 	if (is_idle && can_run_on(p, cpu)) {
-		tctx = task_ctx(p);
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, tctx ? task_slice(tctx) : slice_ns, 0);
 		stat_inc(GSTAT_DIRECT_IDLE);
 	}

@@ -139,6 +139,19 @@ __hidden bool task_is_critical(const struct task_ctx *tctx)
 	return !policy_off && (tctx->class_mask & CRITICAL_CLASSES) && !task_is_hog(tctx);
 }
 
+/* Whether a game thread ran lately. */
+__hidden bool policy_game_active(void)
+{
+	return !policy_off && game_active(bpf_ktime_get_ns());
+}
+
+/* A hog without a class while a game runs: demoted, with longer slices. */
+__hidden bool task_is_background(const struct task_ctx *tctx)
+{
+	return !policy_off && !(tctx->class_mask & CRITICAL_CLASSES) && task_is_hog(tctx) &&
+	       game_active(bpf_ktime_get_ns());
+}
+
 static u32 lat_cri(const struct task_ctx *tctx)
 {
 	u32 freq = log2_u64(tctx->wake_freq + 1) + log2_u64(tctx->waker_freq + 1);
@@ -212,8 +225,7 @@ __hidden u64 task_slice(const struct task_ctx *tctx)
 		return slice_ns;
 	if (tctx->class_mask & BRIEF_CLASSES)
 		return slice_ns / 2;
-	if (!(tctx->class_mask & CRITICAL_CLASSES) && task_is_hog(tctx) &&
-	    game_active(bpf_ktime_get_ns()))
+	if (task_is_background(tctx))
 		return slice_ns * 2;
 	return slice_ns;
 }

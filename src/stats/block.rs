@@ -160,7 +160,8 @@ mod tests {
             "  game               7   40.4       600      60       4"
         );
         // Dispatch paths in the scheduler's order.
-        assert!(lines[9].starts_with("  dispatch direct-idle 1.2k/s  enqueue-idle"));
+        assert!(lines[9]
+            .starts_with("  dispatch direct-idle 1.2k/s  topology-idle 600/s  enqueue-idle"));
         assert!(lines[10].contains("frame 144/s"));
         assert!(lines[10].contains("input 800/s (3 dropped)"));
         assert_eq!(lines[11], "  input drops by ring: 0 0 3 0");

@@ -257,7 +257,7 @@ mod tests {
         );
         assert!(l[22].starts_with("game               7    40.4"));
         assert!(
-            l[24].starts_with("DISPATCH/S  direct-idle 1.2k  enqueue-idle 600  kthread-local 400")
+            l[24].starts_with("DISPATCH/S  direct-idle 1.2k  topology-idle 600  enqueue-idle 400")
         );
         let ring = l.iter().position(|s| s.starts_with("RING")).unwrap();
         assert_eq!(l[ring + 1], "input                800         3         0");
@@ -295,7 +295,7 @@ mod tests {
         assert_eq!(l[7], "  <=   6.9 ms  144 fps   1250  86.9%");
         let d = l.iter().position(|s| s.starts_with("DISPATCH/S")).unwrap();
         assert_eq!(l[d], "DISPATCH/S  direct-idle 1.2k");
-        assert!(l[d + 1].starts_with("            enqueue-idle 600"));
+        assert!(l[d + 1].starts_with("            topology-idle 600"));
     }
 
     #[test]

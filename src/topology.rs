@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//
+// Which CPUs game-critical threads should prefer, and which last-level cache
+// each CPU is in, for the CPU choice in src/bpf/topology.bpf.c.
+//
+// "Fast" CPUs are the ones with the highest capacity the kernel reports (the
+// P-cores of a hybrid part), or those the user names with --fast-cpus (for
+// instance the CCD with the large L3 on a dual-CCD X3D part, which no sysfs
+// capacity shows). When every CPU is alike there is nothing to prefer, and
+// the BPF side leaves the choice to the kernel's idle pick.
+
+use anyhow::{bail, Result};
+use scx_utils::{CoreType, Topology};
+
+use crate::bpf_intf;
+
+/// The most CPUs the BPF side's per-CPU tables hold.
+pub const MAX_CPUS: usize = bpf_intf::gamer_consts_GAMER_MAX_CPUS as usize;
+
+/// One CPU as the plan needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CpuInfo {
+    pub id: usize,
+    pub llc: usize,
+    /// Capacity, scaled so the fastest CPU of the machine is 1024.
+    pub capacity: usize,
+    pub big: bool,
+}
+
+/// What the BPF side is told.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// Indexed by CPU id.
+    pub fast: Vec<bool>,
+    pub llc: Vec<u32>,
+    /// Whether some CPUs are fast and others are not.
+    pub prefer_fast: bool,
+    /// How the fast CPUs were chosen, for the log.
+    pub source: &'static str,
+}
+
+impl Plan {
+    pub fn fast_list(&self) -> String {
+        let ids: Vec<usize> = (0..self.fast.len()).filter(|&c| self.fast[c]).collect();
+        format_cpu_list(&ids)
+    }
+}
+
+/// A list of CPU ids, as `--fast-cpus` takes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CpuList(pub Vec<usize>);
+
+impl std::str::FromStr for CpuList {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        parse_cpu_list(s).map(CpuList)
+    }
+}
+
+/// Parse a CPU list as the kernel writes them: "0-3,8,10-11".
+pub fn parse_cpu_list(s: &str) -> Result<Vec<usize>, String> {
+    let mut cpus = Vec::new();
+    for part in s.split(',') {
+        let part = part.trim();
+        let (lo, hi) = match part.split_once('-') {
+            Some((a, b)) => (a.trim(), b.trim()),
+            None => (part, part),
+        };
+        let num = |t: &str| {
+            t.parse::<usize>().map_err(|_| {
+                format!("'{part}' is not a CPU number or range (a list looks like 0-3,8)")
+            })
+        };
+        let (lo, hi) = (num(lo)?, num(hi)?);
+        if lo > hi {
+            return Err(format!("'{part}': a range goes from low to high"));
+        }
+        if hi >= MAX_CPUS {
+            return Err(format!(
+                "CPU {hi} is beyond the {MAX_CPUS} CPUs scx_gamer supports"
+            ));
+        }
+        cpus.extend(lo..=hi);
+    }
+    cpus.sort_unstable();
+    cpus.dedup();
+    Ok(cpus)
+}
+
+/// The kernel's list format, for the log.
+pub fn format_cpu_list(ids: &[usize]) -> String {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < ids.len() {
+        let mut j = i;
+        while j + 1 < ids.len() && ids[j + 1] == ids[j] + 1 {
+            j += 1;
+        }
+        out.push(if i == j {
+            ids[i].to_string()
+        } else {
+            format!("{}-{}", ids[i], ids[j])
+        });
+        i = j + 1;
+    }
+    out.join(",")
+}
+
+/// The plan for these CPUs: fast ones are those named in `fast_cpus`, or
+/// else the big cores of the highest capacity.
+pub fn plan(cpus: &[CpuInfo], fast_cpus: Option<&[usize]>) -> Result<Plan> {
+    let len = cpus.iter().map(|c| c.id + 1).max().unwrap_or(0);
+    if len > MAX_CPUS {
+        bail!(
+            "this machine has CPU ids up to {}, beyond the {MAX_CPUS} scx_gamer supports",
+            len - 1
+        );
+    }
+    let mut fast = vec![false; len];
+    let mut llc = vec![0u32; len];
+    for c in cpus {
+        llc[c.id] = c.llc as u32;
+    }
+    let source = match fast_cpus {
+        Some(list) => {
+            for &id in list {
+                if !cpus.iter().any(|c| c.id == id) {
+                    bail!(
+                        "--fast-cpus names CPU {id}, which this machine does not have (it has {})",
+                        format_cpu_list(&cpus.iter().map(|c| c.id).collect::<Vec<_>>())
+                    );
+                }
+                fast[id] = true;
+            }
+            "--fast-cpus"
+        }
+        None => {
+            let top = cpus.iter().map(|c| c.capacity).max().unwrap_or(0);
+            let any_big = cpus.iter().any(|c| c.big);
+            for c in cpus {
+                fast[c.id] = c.capacity == top && (c.big || !any_big);
+            }
+            "core capacity and type"
+        }
+    };
+    let nr_fast = cpus.iter().filter(|c| fast[c.id]).count();
+    Ok(Plan {
+        prefer_fast: nr_fast > 0 && nr_fast < cpus.len(),
+        fast,
+        llc,
+        source,
+    })
+}
+
+/// This machine's CPUs, from the scx_utils topology.
+pub fn cpus_of(topo: &Topology) -> Vec<CpuInfo> {
+    topo.all_cpus
+        .values()
+        .map(|c| CpuInfo {
+            id: c.id,
+            llc: c.llc_id,
+            capacity: c.cpu_capacity,
+            big: matches!(c.core_type, CoreType::Big { .. }),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cpu(id: usize, llc: usize, capacity: usize, big: bool) -> CpuInfo {
+        CpuInfo {
+            id,
+            llc,
+            capacity,
+            big,
+        }
+    }
+
+    #[test]
+    fn cpu_lists_parse_and_print_as_the_kernel_writes_them() {
+        assert_eq!(
+            parse_cpu_list("0-3,8,10-11").unwrap(),
+            vec![0, 1, 2, 3, 8, 10, 11]
+        );
+        assert_eq!(parse_cpu_list("5, 1,1").unwrap(), vec![1, 5]);
+        assert_eq!(format_cpu_list(&[0, 1, 2, 3, 8, 10, 11]), "0-3,8,10-11");
+        for bad in ["", "a", "3-1", "1-", "-1", "0,,1", &format!("{MAX_CPUS}")] {
+            assert!(parse_cpu_list(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn alike_cpus_give_no_preference() {
+        let cpus: Vec<_> = (0..4).map(|i| cpu(i, i / 2, 1024, true)).collect();
+        let p = plan(&cpus, None).unwrap();
+        assert!(!p.prefer_fast);
+        assert_eq!(p.llc, vec![0, 0, 1, 1]);
+    }
+
+    #[test]
+    fn hybrid_parts_prefer_the_big_cores() {
+        let mut cpus: Vec<_> = (0..4).map(|i| cpu(i, 0, 1024, true)).collect();
+        cpus.extend((4..8).map(|i| cpu(i, 0, 512, false)));
+        let p = plan(&cpus, None).unwrap();
+        assert!(p.prefer_fast);
+        assert_eq!(p.fast_list(), "0-3");
+    }
+
+    #[test]
+    fn the_flag_overrides_and_is_checked_against_the_machine() {
+        let cpus: Vec<_> = (0..16).map(|i| cpu(i, i / 8, 1024, true)).collect();
+        let p = plan(&cpus, Some(&[0, 1, 2, 3, 4, 5, 6, 7])).unwrap();
+        assert!(p.prefer_fast);
+        assert_eq!((p.fast_list().as_str(), p.source), ("0-7", "--fast-cpus"));
+        let all: Vec<usize> = (0..16).collect();
+        assert!(!plan(&cpus, Some(&all)).unwrap().prefer_fast);
+        let err = plan(&cpus, Some(&[16])).unwrap_err().to_string();
+        assert!(err.contains("CPU 16") && err.contains("0-15"), "{err}");
+    }
+}
