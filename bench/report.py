@@ -5,7 +5,11 @@
 For each scenario and scheduler: the median over repetitions of the missed
 frame ratio, frame-time percentiles, 1 % low FPS, audio misses, input to
 frame latency, and the background load's throughput, also as a share of what
-it got under the kernel's default scheduler (EEVDF) in the same run.
+it got under the kernel's default scheduler (EEVDF): the median over
+repetitions of each run's throughput over EEVDF's in the same repetition.
+Under TCG a load's throughput drifts over the life of one VM boot by more
+than the schedulers differ, so a ratio within a repetition is steadier than
+a ratio of medians.
 
 usage: report.py DIR --kernel VERSION --command "bench/run.sh ..."
 Writes DIR/<scenario>.md, DIR/<scenario>.svg and DIR/summary.md.
@@ -26,8 +30,8 @@ COLOUR = {"eevdf": "#888888", "scx_gamer": "#2a7ab9", "scx_gamer_nohint": "#5f9f
           "scx_bpfland": "#e08a2c", "scx_lavd": "#5aa35a"}
 SCENARIO = {
     "cpu-hogs": "60 Hz, 4 ms of work per frame, 4 CPU hogs per CPU (stress-ng --cpu)",
-    "hackbench": "144 Hz, 2 ms of work per frame, hackbench -g 4 rerun",
-    "build-storm": "60 Hz, 4 ms of work per frame, fork/exec storm (stress-ng --exec, 2 per CPU)",
+    "hackbench": "144 Hz, 2 ms of work per frame, hackbench -g 4 (2 groups per CPU) rerun",
+    "build-storm": "60 Hz, 4 ms of work per frame, fork/exec storm (2 jobs per CPU of short shell processes)",
 }
 
 
@@ -67,9 +71,10 @@ def aggregate(runs):
                 "input_p99_ms": median([x["input_frames_p99_ms"] for x in g]),
                 "load_ops": median([r["load_ops_per_s"] for r in rs]),
             }
-        base = out[scenario].get("eevdf", {}).get("load_ops")
-        for m in out[scenario].values():
-            m["load_pct"] = 100 * m["load_ops"] / base if base else float("nan")
+        eevdf = {r["rep"]: r["load_ops_per_s"] for r in by_sched.get("eevdf", [])}
+        for sched, rs in by_sched.items():
+            out[scenario][sched]["load_pct"] = median(
+                [100 * r["load_ops_per_s"] / eevdf[r["rep"]] for r in rs if eevdf.get(r["rep"])])
     return out
 
 

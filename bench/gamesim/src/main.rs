@@ -15,8 +15,10 @@
 // An audio-like thread wakes every few milliseconds and must finish its small
 // job before the next period. With --input, a uinput keyboard is typed on and
 // a reader thread collects the events from evdev; the frame that consumes an
-// event reports the event-to-frame-done latency.
+// event reports the event-to-frame-done latency. With --gpu-vgem, the
+// submit thread ends each frame with a real GPU submit through vgem.
 
+mod gpu;
 mod stats;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -54,6 +56,11 @@ struct Opts {
     /// Time between typed input events, in milliseconds.
     #[arg(long, default_value_t = 20.0)]
     input_interval_ms: f64,
+    /// Submit each frame's GPU work through vgem, the virtual GEM driver,
+    /// from the submit thread: a real DRM submit ioctl per frame (needs the
+    /// vgem module and access to its card).
+    #[arg(long)]
+    gpu_vgem: bool,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -198,17 +205,38 @@ fn main() {
             })
             .unwrap()
     };
+    let vgem = if opts.gpu_vgem {
+        match gpu::Vgem::open() {
+            Ok(v) => Some(v),
+            Err(e) => {
+                eprintln!("gamesim: --gpu-vgem: {e}");
+                std::process::exit(1);
+            }
+        }
+    } else {
+        None
+    };
     let submit = {
         let chain = chain.clone();
         thread::Builder::new()
             .name("submit".into())
-            .spawn(move || loop {
-                chain.to_submit.wait();
-                if chain.stop.load(Ordering::Relaxed) {
-                    return;
+            .spawn(move || -> u64 {
+                let mut submits = 0;
+                loop {
+                    chain.to_submit.wait();
+                    if chain.stop.load(Ordering::Relaxed) {
+                        return submits;
+                    }
+                    burn(submit_ns);
+                    if let Some(v) = &vgem {
+                        if let Err(e) = v.submit() {
+                            eprintln!("gamesim: {e}");
+                            std::process::exit(1);
+                        }
+                        submits += 1;
+                    }
+                    chain.done.post(now_ns());
                 }
-                burn(submit_ns);
-                chain.done.post(now_ns());
             })
             .unwrap()
     };
@@ -264,7 +292,7 @@ fn main() {
     chain.stop.store(true, Ordering::Relaxed);
     chain.to_render.post(u64::MAX);
     render.join().unwrap();
-    submit.join().unwrap();
+    let gpu_submits = submit.join().unwrap();
     let (audio_periods, audio_missed) = audio.map(|h| h.join().unwrap()).unwrap_or((0, 0));
     let input_events = input.map(|h| h.join().unwrap()).unwrap_or(0);
 
@@ -280,7 +308,7 @@ fn main() {
              \"missed_ratio\":{:.6},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"p999_ms\":{:.3},\
              \"one_percent_low_fps\":{:.2},\"max_late_ms\":{:.3},\"audio_periods\":{},\
              \"audio_missed\":{},\"input_events\":{},\"input_frames_p50_ms\":{:.3},\
-             \"input_frames_p99_ms\":{:.3}}}",
+             \"input_frames_p99_ms\":{:.3},\"gpu_submits\":{}}}",
             opts.hz,
             opts.work_ms,
             opts.seconds,
@@ -296,7 +324,8 @@ fn main() {
             audio_missed,
             input_events,
             in_p50,
-            in_p99
+            in_p99,
+            gpu_submits
         );
     } else {
         println!(
@@ -318,6 +347,9 @@ fn main() {
             println!(
                 "input: {input_events} events, to frame done p50 {in_p50:.2} ms p99 {in_p99:.2} ms"
             );
+        }
+        if opts.gpu_vgem {
+            println!("gpu: {gpu_submits} submits through vgem");
         }
     }
 }
