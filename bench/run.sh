@@ -3,8 +3,8 @@
 # scheduler (EEVDF), scx_bpfland and scx_lavd, all in one VM boot, with the
 # order rotated between repetitions, medians reported.
 #
-#   bench/run.sh            3 repetitions of every scenario (about 20 min)
-#   bench/run.sh --quick    1 repetition, shorter runs (about 5 min)
+#   bench/run.sh            3 repetitions of every scenario (9 min on 2 cores)
+#   bench/run.sh --quick    1 repetition, shorter runs (2 to 3 min)
 #   bench/run.sh --smoke    EEVDF and scx_gamer only, one short run each;
 #                           proves the harness works (part of the test suite)
 #
