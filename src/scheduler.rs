@@ -587,9 +587,18 @@ fn read_u64(bytes: &[u8]) -> u64 {
         .unwrap_or(0)
 }
 
-/// Read the machine's layout, log it, and decide which CPUs are fast.
+/// Read the machine's layout, log it, and decide which CPUs are fast. A
+/// layout that cannot be read costs only the preference, unless
+/// `--fast-cpus` asked for one.
 fn topology_plan(opts: &Opts) -> Result<topology::Plan> {
-    let topo = Topology::new().context("could not read the CPU topology")?;
+    let topo = match Topology::new() {
+        Ok(topo) => topo,
+        Err(e) if opts.fast_cpus.is_none() => {
+            log::warn!("could not read the CPU topology ({e:#}): no fast or slow CPU preference");
+            return Ok(topology::Plan::none("an unreadable topology"));
+        }
+        Err(e) => return Err(e.context("--fast-cpus: could not read the CPU topology")),
+    };
     info!(
         "topology: {} CPUs, {} cores, {} LLCs, {} nodes, SMT {}",
         topo.all_cpus.len(),
@@ -608,6 +617,8 @@ fn topology_plan(opts: &Opts) -> Result<topology::Plan> {
             plan.fast_list(),
             plan.source
         );
+    } else if plan.fast.is_empty() {
+        info!("no fast or slow CPU preference: {}", plan.source);
     } else {
         info!(
             "CPUs alike (from {}): no fast or slow CPU preference",

@@ -40,6 +40,16 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// No CPU preferred over another.
+    pub fn none(source: &'static str) -> Self {
+        Plan {
+            fast: Vec::new(),
+            llc: Vec::new(),
+            prefer_fast: false,
+            source,
+        }
+    }
+
     pub fn fast_list(&self) -> String {
         let ids: Vec<usize> = (0..self.fast.len()).filter(|&c| self.fast[c]).collect();
         format_cpu_list(&ids)
@@ -112,10 +122,13 @@ pub fn format_cpu_list(ids: &[usize]) -> String {
 pub fn plan(cpus: &[CpuInfo], fast_cpus: Option<&[usize]>) -> Result<Plan> {
     let len = cpus.iter().map(|c| c.id + 1).max().unwrap_or(0);
     if len > MAX_CPUS {
-        bail!(
-            "this machine has CPU ids up to {}, beyond the {MAX_CPUS} scx_gamer supports",
-            len - 1
-        );
+        if fast_cpus.is_some() {
+            bail!(
+                "--fast-cpus: this machine has CPU ids up to {}, beyond the {MAX_CPUS} the tables hold",
+                len - 1
+            );
+        }
+        return Ok(Plan::none("a machine of more CPUs than the tables hold"));
     }
     let mut fast = vec![false; len];
     let mut llc = vec![0u32; len];
@@ -219,5 +232,14 @@ mod tests {
         assert!(!plan(&cpus, Some(&all)).unwrap().prefer_fast);
         let err = plan(&cpus, Some(&[16])).unwrap_err().to_string();
         assert!(err.contains("CPU 16") && err.contains("0-15"), "{err}");
+    }
+
+    #[test]
+    fn more_cpus_than_the_tables_hold_prefer_none_unless_named() {
+        let cpus: Vec<_> = (0..MAX_CPUS + 1)
+            .map(|i| cpu(i, 0, if i < 8 { 1024 } else { 512 }, i < 8))
+            .collect();
+        assert!(!plan(&cpus, None).unwrap().prefer_fast);
+        assert!(plan(&cpus, Some(&[0])).is_err());
     }
 }

@@ -7,7 +7,8 @@
  * Every task carries a vruntime: the CPU time it has used, scaled by the
  * inverse of its weight (nice level), so a nice-0 task at 10 ms of CPU and a
  * higher-weight task at 10 ms end up at different places. When a task becomes
- * runnable it is queued on one shared queue ordered by a virtual deadline:
+ * runnable it is queued by a virtual deadline (on the shared queue, or with
+ * the gaming policy on the critical queue served before it; policy.bpf.c):
  *
  *     deadline = vruntime + runtime since its last wakeup (weighted)
  *
@@ -24,7 +25,10 @@
  * so it gets at most slice_lag of head start over everyone else and can never
  * hold the CPUs for the whole of its sleep. Because every queued deadline is
  * fixed while vtime_now keeps moving, every runnable task reaches the head of
- * the queue in bounded time: the sched_ext watchdog never has reason to fire.
+ * the queue in bounded virtual time. That can still be long in real time (a
+ * nice-19 task among a hundred runnable ones), so dispatch also runs any task
+ * that has waited max_wait_ns out of turn (policy.bpf.c): the sched_ext
+ * watchdog never has reason to fire.
  *
  * Picking a CPU
  * -------------

@@ -23,8 +23,13 @@ const volatile bool prefer_fast;
 const volatile u8 cpu_fast[GAMER_MAX_CPUS];
 const volatile u32 cpu_llc[GAMER_MAX_CPUS];
 
-/* Claim an idle CPU @p may use whose speed is @fast, within @llc if @in_llc. */
-static s32 claim_idle(struct task_struct *p, u8 fast, u32 llc, bool in_llc)
+/*
+ * Claim an idle CPU @p may use whose speed is @fast, within @llc if @in_llc.
+ * The atomic claim is tried only on CPUs @idle shows idle, so a scan over
+ * busy CPUs costs plain reads, not a locked operation per CPU.
+ */
+static s32 claim_idle(struct task_struct *p, const struct cpumask *idle, u8 fast, u32 llc,
+		      bool in_llc)
 {
 	s32 cpu, nr = scx_bpf_nr_cpu_ids();
 
@@ -33,7 +38,8 @@ static s32 claim_idle(struct task_struct *p, u8 fast, u32 llc, bool in_llc)
 			break;
 		if (cpu_fast[cpu] != fast || (in_llc && cpu_llc[cpu] != llc))
 			continue;
-		if (bpf_cpumask_test_cpu(cpu, p->cpus_ptr) && scx_bpf_test_and_clear_cpu_idle(cpu))
+		if (bpf_cpumask_test_cpu(cpu, idle) && bpf_cpumask_test_cpu(cpu, p->cpus_ptr) &&
+		    scx_bpf_test_and_clear_cpu_idle(cpu))
 			return cpu;
 	}
 	return -1;
@@ -45,6 +51,7 @@ static s32 claim_idle(struct task_struct *p, u8 fast, u32 llc, bool in_llc)
  */
 __hidden s32 topology_select_cpu(struct task_struct *p, struct task_ctx *tctx, s32 prev_cpu)
 {
+	const struct cpumask *idle;
 	u8 fast;
 	u32 llc;
 	s32 cpu;
@@ -64,6 +71,10 @@ __hidden s32 topology_select_cpu(struct task_struct *p, struct task_ctx *tctx, s
 	    scx_bpf_test_and_clear_cpu_idle(prev_cpu))
 		return prev_cpu;
 	llc = cpu_llc[prev_cpu];
-	cpu = claim_idle(p, fast, llc, true);
-	return cpu >= 0 ? cpu : claim_idle(p, fast, llc, false);
+	idle = scx_bpf_get_idle_cpumask();
+	cpu = claim_idle(p, idle, fast, llc, true);
+	if (cpu < 0)
+		cpu = claim_idle(p, idle, fast, llc, false);
+	scx_bpf_put_idle_cpumask(idle);
+	return cpu;
 }

@@ -11,9 +11,7 @@ dmesg -C
 helpers=$(dirname "$0")/helpers
 log="$VM_WORK"/sched.log
 
-modprobe virtio-gpu || fail "modprobe virtio-gpu failed"
-for _ in $(seq 1 40); do [ -e /dev/dri/card0 ] && break; sleep 0.25; done
-[ -e /dev/dri/card0 ] || fail "virtio-gpu gave no /dev/dri/card0"
+load_virtio_gpu
 
 start_scheduler "$log" --log-classes
 wait_attached "$SCHED_PID"

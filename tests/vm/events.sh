@@ -16,9 +16,8 @@ helpers=$(dirname "$0")/helpers
 log="$VM_WORK"/sched.log
 cd "$VM_WORK"
 
-# virtio-gpu first: the commit helper drives /dev/dri/card0.
-modprobe evdev && modprobe uinput && modprobe virtio-gpu || fail "modprobe failed"
-for _ in $(seq 1 40); do [ -e /dev/dri/card0 ] && break; sleep 0.25; done
+modprobe evdev && modprobe uinput || fail "modprobe evdev uinput failed"
+load_virtio_gpu
 modprobe vgem || fail "modprobe vgem failed"
 
 start_scheduler "$log" --watch-events input,frame,gpu-submit,deadline-miss,exec \

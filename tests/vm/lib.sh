@@ -53,6 +53,14 @@ wait_detached() {
 
 # The kernel log since the test began must hold no oops, warning, stall or
 # scheduler error. The test clears the log first with `dmesg -C`.
+# Load virtio-gpu and wait for its /dev/dri/card0 (the commit helper drives
+# card0, so it must come before any other DRM driver, such as vgem).
+load_virtio_gpu() {
+	modprobe virtio-gpu || fail "modprobe virtio-gpu failed"
+	for _ in $(seq 1 40); do [ -e /dev/dri/card0 ] && break; sleep 0.25; done
+	[ -e /dev/dri/card0 ] || fail "virtio-gpu gave no /dev/dri/card0"
+}
+
 assert_clean_kernel_log() {
 	local bad
 	bad=$(dmesg | grep -E 'BUG:|WARNING:|\bstall|sched_ext:.*(error|ERROR)|runnable task' || true)

@@ -11,8 +11,8 @@ helpers=$(dirname "$0")/helpers
 log="$VM_WORK"/sched.log
 cd "$VM_WORK"
 
-modprobe evdev && modprobe uinput && modprobe virtio-gpu || fail "modprobe failed"
-for _ in $(seq 1 40); do [ -e /dev/dri/card0 ] && break; sleep 0.25; done
+modprobe evdev && modprobe uinput || fail "modprobe evdev uinput failed"
+load_virtio_gpu
 
 start_scheduler "$log" --stats 2 --debug-api 9123
 wait_attached "$SCHED_PID"
