@@ -122,7 +122,10 @@ GUEST
 tail -n +1 -F "$out/output.log" 2>/dev/null &
 tail_pid=$!
 set +e
-timeout --foreground "$timeout" vng "${vng_args[@]}" -- "bash $out/guest.sh" \
+# Not --foreground: on a timeout the whole process group gets the signal,
+# qemu and virtiofsd included, rather than vng alone (which would leave
+# them running); SIGKILL follows if they linger.
+timeout -k 15 "$timeout" vng "${vng_args[@]}" -- "bash $out/guest.sh" \
 	</dev/null >"$out/console.log" 2>&1
 vng_rc=$?
 set -e
