@@ -29,7 +29,9 @@ COLOUR = {"eevdf": "#888888", "scx_gamer": "#2a7ab9", "scx_gamer_nohint": "#5f9f
           "scx_gamer_nopolicy": "#9cc3e4",
           "scx_bpfland": "#e08a2c", "scx_lavd": "#5aa35a"}
 SCENARIO = {
+    "idle-60": "60 Hz, 4 ms of work per frame, no load: the frames the VM itself loses",
     "cpu-hogs": "60 Hz, 4 ms of work per frame, 4 CPU hogs per CPU (stress-ng --cpu)",
+    "idle-144": "144 Hz, 2 ms of work per frame, no load: the frames the VM itself loses",
     "hackbench": "144 Hz, 2 ms of work per frame, hackbench -g 4 (2 groups per CPU) rerun",
     "build-storm": "60 Hz, 4 ms of work per frame, fork/exec storm (2 jobs per CPU of short shell processes)",
 }
@@ -37,6 +39,11 @@ SCENARIO = {
 
 def median(xs):
     return statistics.median(xs) if xs else float("nan")
+
+
+def fmt(v, spec, unit):
+    """v formatted, or a dash where there is nothing to show (no load)."""
+    return "—" if v is None or v != v else f"{v:{spec}}{unit}"
 
 
 def load(path):
@@ -69,12 +76,13 @@ def aggregate(runs):
                 "audio_missed_pct": median(
                     [100 * x["audio_missed"] / x["audio_periods"] if x["audio_periods"] else 0 for x in g]),
                 "input_p99_ms": median([x["input_frames_p99_ms"] for x in g]),
-                "load_ops": median([r["load_ops_per_s"] for r in rs]),
+                "load_ops": median([r["load_ops_per_s"] for r in rs if r["load_ops_per_s"] is not None]),
             }
         eevdf = {r["rep"]: r["load_ops_per_s"] for r in by_sched.get("eevdf", [])}
         for sched, rs in by_sched.items():
             out[scenario][sched]["load_pct"] = median(
-                [100 * r["load_ops_per_s"] / eevdf[r["rep"]] for r in rs if eevdf.get(r["rep"])])
+                [100 * r["load_ops_per_s"] / eevdf[r["rep"]] for r in rs
+                 if r["load_ops_per_s"] is not None and eevdf.get(r["rep"])])
     return out
 
 
@@ -87,16 +95,18 @@ def table(metrics):
         rows.append(
             f"| {LABEL[s]} | {m['reps']} | {m['missed_pct']:.1f} % | {m['p50_ms']:.1f} ms "
             f"| {m['p99_ms']:.1f} ms | {m['p999_ms']:.1f} ms | {m['low1_fps']:.1f} FPS "
-            f"| {m['audio_missed_pct']:.1f} % | {m['input_p99_ms']:.1f} ms | {m['load_ops']:.1f}/s "
-            f"| {m['load_pct']:.0f} % |")
+            f"| {m['audio_missed_pct']:.1f} % | {m['input_p99_ms']:.1f} ms | {fmt(m['load_ops'], '.1f', '/s')} "
+            f"| {fmt(m['load_pct'], '.0f', ' %')} |")
     return "\n".join(rows)
 
 
 def svg(scenario, metrics):
-    """Two bar groups: missed frames (%) and load throughput vs EEVDF (%)."""
+    """Bar groups: missed frames (%) and, where there was a load, its throughput vs EEVDF (%)."""
     scheds = [s for s in ORDER if s in metrics]
     w, h, pad, bar = 680, 320, 60, 24
-    groups = [("missed frames %", "missed_pct", 100.0), ("load vs EEVDF %", "load_pct", 150.0)]
+    groups = [("missed frames %", "missed_pct", 100.0)]
+    if any(metrics[s]["load_pct"] == metrics[s]["load_pct"] for s in scheds):
+        groups.append(("load vs EEVDF %", "load_pct", 150.0))
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">',
              f'<rect width="{w}" height="{h}" fill="white"/>',
              f'<text x="{w / 2}" y="18" text-anchor="middle" font-size="14">{scenario}</text>']
@@ -134,14 +144,18 @@ def main():
     for r in runs:
         if r["game"]["frames"] == 0:
             raise SystemExit(f"report: a run produced no frames: {r}")
-        if r["load_ops_per_s"] <= 0:
+        idle = r["scenario"].startswith("idle-")
+        if (r["load_ops_per_s"] is None) != idle:
+            raise SystemExit(f"report: a load's throughput is missing, or an idle run has one: {r}")
+        if not idle and r["load_ops_per_s"] <= 0:
             raise SystemExit(f"report: a load did no work, so the run measured nothing: {r}")
     agg = aggregate(runs)
     summary = [f"# Benchmark results\n",
                f"Command: `{a.command}`. Kernel {a.kernel}, in a 2-vCPU VM (TCG unless KVM "
                f"was usable); all schedulers in the same VM boot. Medians over repetitions."
                + (f" The command took {a.took}." if a.took else "") + "\n"]
-    for scenario in sorted(agg):
+    known = [s for s in SCENARIO if s in agg]
+    for scenario in known + sorted(set(agg) - set(known)):
         t = table(agg[scenario])
         with open(os.path.join(a.dir, f"{scenario}.md"), "w") as f:
             f.write(f"## {scenario}: {SCENARIO.get(scenario, '')}\n\n{t}\n")

@@ -8,8 +8,10 @@
 #   bench/run.sh --smoke    EEVDF and scx_gamer only, one short run each;
 #                           proves the harness works (part of the test suite)
 #
-# Options: --reps N, --scheds "eevdf scx_gamer ...", --scenarios "cpu-hogs
-# hackbench build-storm", --out DIR (default results/). scx_gamer runs with
+# Options: --reps N, --scheds "eevdf scx_gamer ...", --scenarios "idle-60
+# cpu-hogs idle-144 hackbench build-storm", --out DIR (default results/).
+# idle-60 and idle-144 run the two frame loops with no load: the floor of
+# frames the VM itself loses, whatever the scheduler. scx_gamer runs with
 # --game-comm gamesim (the game named, as a user or the launch detection
 # would); scx_gamer_nohint runs with no flags, and scx_gamer_nopolicy with
 # --no-policy, to measure what the hint and the policy each add.
@@ -25,7 +27,7 @@ PEER_VERSION=1.1.4
 args="$*"
 reps=3 secs="" out=$src/results
 scheds="eevdf scx_gamer scx_bpfland scx_lavd"
-scenarios="cpu-hogs hackbench build-storm"
+scenarios="idle-60 cpu-hogs idle-144 hackbench build-storm"
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) reps=1 secs=4; shift ;;
@@ -34,7 +36,7 @@ while [ $# -gt 0 ]; do
 	--scheds) scheds=$2; shift 2 ;;
 	--scenarios) scenarios=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
-	-h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench: unknown option '$1' (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -42,6 +44,10 @@ case "$reps" in '' | *[!0-9]* | 0) echo "bench: --reps takes a whole number >= 1
 for s in $scheds; do
 	case "$s" in eevdf | scx_gamer | scx_gamer_nohint | scx_gamer_nopolicy | scx_bpfland | scx_lavd) ;;
 	*) echo "bench: unknown scheduler '$s'" >&2; exit 2 ;; esac
+done
+for s in $scenarios; do
+	case "$s" in idle-60 | cpu-hogs | idle-144 | hackbench | build-storm) ;;
+	*) echo "bench: unknown scenario '$s'" >&2; exit 2 ;; esac
 done
 
 started=$SECONDS

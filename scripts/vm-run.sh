@@ -19,6 +19,8 @@
 #   --out DIR        keep the shared directory here (default: a new temp dir)
 #   --qemu-opts STR  extra qemu options (for example a virtio-gpu device)
 #   --interactive    run on the console (a shell if no command is given)
+#   --kernel-log     also copy the guest kernel's console into console.log
+#                    (what to read when a guest hangs and writes nothing)
 #
 # Inside the guest: /boot carries the kernel's config (libbpf reads it),
 # $VM_WORK is a fresh tmpfs and the working directory (also $TMPDIR),
@@ -31,7 +33,7 @@ src=$(cd "$here/.." && pwd)
 CACHE=${SCX_GAMER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/scx_gamer}
 KDIR=$CACHE/kernel
 
-cpus=2 memory=2G timeout=900 out="" qemu_opts="" interactive=0
+cpus=2 memory=2G timeout=900 out="" qemu_opts="" interactive=0 kernel_log=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--cpus) cpus=$2; shift 2 ;;
@@ -40,8 +42,9 @@ while [ $# -gt 0 ]; do
 	--out) out=$2; shift 2 ;;
 	--qemu-opts) qemu_opts=$2; shift 2 ;;
 	--interactive) interactive=1; shift ;;
+	--kernel-log) kernel_log=1; shift ;;
 	--) shift; break ;;
-	-h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "vm-run: unknown option '$1' (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -68,6 +71,7 @@ fi
 vng_args=(-r "$vmlinuz" --cpus "$cpus" -m "$memory" --cwd /)
 [ "$kvm" = 1 ] || vng_args+=(--disable-kvm)
 [ -z "$qemu_opts" ] || vng_args+=("--qemu-opts=$qemu_opts")
+[ "$kernel_log" = 0 ] || vng_args+=(--verbose)
 
 if [ -z "$out" ]; then
 	mkdir -p "$src/target/vm"
