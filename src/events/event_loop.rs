@@ -32,8 +32,7 @@ use super::ring::Ring;
 /// scheduling decision waits on userspace (exec events, which launch
 /// detection times, wake the loop at once), so staleness only delays what a
 /// person reads, and a slower drain keeps the scheduler's own process off
-/// the CPUs the game is using: at 10 ms it took three times the CPU and, in
-/// the VM, cost the game frames (docs/events.md).
+/// the CPUs the game is using (docs/events.md).
 pub const MIN_DRAIN: Duration = Duration::from_millis(50);
 /// The drain timeout after a long quiet spell.
 pub const MAX_DRAIN: Duration = Duration::from_millis(160);
