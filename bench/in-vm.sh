@@ -8,7 +8,7 @@
 #
 # Reads from the environment (set by bench/run.sh):
 #   BENCH_SCHEDS     e.g. "eevdf scx_gamer scx_bpfland scx_lavd"
-#   BENCH_SCENARIOS  e.g. "cpu-hogs hackbench build-storm"
+#   BENCH_SCENARIOS  e.g. "idle-60 cpu-hogs idle-144 hackbench build-storm"
 #   BENCH_REPS       repetitions
 #   BENCH_SECONDS    gamesim seconds per run, or empty for each scenario's own
 #   BENCH_BIN        directory holding scx_gamer, gamesim, scx_bpfland, scx_lavd
