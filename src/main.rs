@@ -87,6 +87,9 @@ fn run(opts: &Opts) -> Result<()> {
 
     scx_utils::try_set_rlimit_infinity();
 
+    // One instance at a time, decided before either server binds.
+    let _instance = preflight::claim_instance(&opts.stats_socket)?;
+
     // The stats outlive each attachment, so a client stays connected across
     // a restart. Both servers start before anything is loaded: a port in
     // use is refused with the system untouched.

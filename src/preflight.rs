@@ -5,7 +5,11 @@
 
 use std::fmt;
 use std::fs;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
 
 /// Where the kernel publishes sched_ext's state.
 pub const SCHED_EXT_SYSFS: &str = "/sys/kernel/sched_ext";
@@ -22,6 +26,9 @@ pub enum Refusal {
     MissingCaps { missing: Vec<&'static str> },
     /// Another sched_ext scheduler holds the system.
     AlreadyAttached { ops: String, state: String },
+    /// Another scx_gamer, started at the same moment, passed these checks
+    /// too and holds the lock beside the stats socket.
+    AnotherInstance { lock: PathBuf },
 }
 
 impl fmt::Display for Refusal {
@@ -45,6 +52,12 @@ impl fmt::Display for Refusal {
                 "another sched_ext scheduler is attached: '{ops}' (sched_ext state: {state}). \
                  Stop it first (for example `systemctl stop scx_loader` or the service that \
                  started it), then start scx_gamer"
+            ),
+            Refusal::AnotherInstance { lock } => write!(
+                f,
+                "another scx_gamer is starting or attached (it holds {}); only one can run \
+                 at a time. Stop it first, then start scx_gamer",
+                lock.display()
             ),
         }
     }
@@ -128,6 +141,35 @@ pub fn check(view: &SystemView) -> Result<(), Refusal> {
         // The directory exists but cannot be read: let the load itself
         // report what is wrong rather than guess here.
         None => Ok(()),
+    }
+}
+
+/// Claim the one-instance lock beside `stats_socket`, held for as long as
+/// the returned lock lives. Two instances started at once both pass `check`;
+/// without this, the later one would fail on the stats socket the first has
+/// just bound, or remove it from under it. The lock file stays behind on
+/// exit: removing it would let a third instance lock a fresh file while a
+/// second still holds the old one.
+pub fn claim_instance(stats_socket: &Path) -> anyhow::Result<Flock<fs::File>> {
+    use anyhow::Context;
+
+    let mut lock = stats_socket.as_os_str().to_owned();
+    lock.push(".lock");
+    let lock = PathBuf::from(lock);
+    if let Some(dir) = lock.parent() {
+        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&lock)
+        .with_context(|| format!("opening {}", lock.display()))?;
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(held) => Ok(held),
+        Err((_, Errno::EWOULDBLOCK)) => Err(Refusal::AnotherInstance { lock }.into()),
+        Err((_, e)) => Err(e).with_context(|| format!("locking {}", lock.display())),
     }
 }
 
@@ -266,5 +308,20 @@ mod tests {
     fn free_system_with_root_passes() {
         let dir = sysfs(Some("disabled"), None);
         assert_eq!(check(&view(dir.path(), ROOT_CAPS)), Ok(()));
+    }
+
+    #[test]
+    fn a_second_instance_is_refused_while_the_first_holds_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("run/stats");
+        let first = claim_instance(&socket).unwrap();
+        let err = claim_instance(&socket).unwrap_err();
+        let refusal = err.downcast_ref::<Refusal>().expect("a refusal");
+        assert!(matches!(refusal, Refusal::AnotherInstance { .. }));
+        assert!(err
+            .to_string()
+            .contains("another scx_gamer is starting or attached"));
+        drop(first);
+        claim_instance(&socket).expect("free once the first lets go");
     }
 }
