@@ -3,8 +3,9 @@
 # scheduler (EEVDF), scx_bpfland and scx_lavd, all in one VM boot, with the
 # order rotated between repetitions, medians reported.
 #
-#   bench/run.sh            3 repetitions of every scenario (9 min on 2 cores)
-#   bench/run.sh --quick    1 repetition, shorter runs (2 to 3 min)
+#   bench/run.sh            3 repetitions of every scenario (12 to 13 min on
+#                           2 cores)
+#   bench/run.sh --quick    1 repetition, 4 s games
 #   bench/run.sh --smoke    EEVDF and scx_gamer only, one short run each;
 #                           proves the harness works (part of the test suite)
 #
@@ -36,7 +37,7 @@ while [ $# -gt 0 ]; do
 	--scheds) scheds=$2; shift 2 ;;
 	--scenarios) scenarios=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
-	-h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench: unknown option '$1' (see --help)" >&2; exit 2 ;;
 	esac
 done

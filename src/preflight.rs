@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //
 // Checks that run before anything is loaded. Each failure names the cause
-// and what to do about it, and none of them changes anything on the system.
+// and what to do about it, and none of them changes anything on the system
+// but one: the one-instance lock leaves its lock file beside the stats
+// socket.
 
 use std::fmt;
 use std::fs;

@@ -51,8 +51,6 @@ wait_detached() {
 	fail "sched_ext state still $(sched_state) 10 s after detach"
 }
 
-# The kernel log since the test began must hold no oops, warning, stall or
-# scheduler error. The test clears the log first with `dmesg -C`.
 # Load virtio-gpu and wait for its /dev/dri/card0 (the commit helper drives
 # card0, so it must come before any other DRM driver, such as vgem).
 load_virtio_gpu() {
@@ -61,6 +59,8 @@ load_virtio_gpu() {
 	[ -e /dev/dri/card0 ] || fail "virtio-gpu gave no /dev/dri/card0"
 }
 
+# The kernel log since the test began must hold no oops, warning, stall or
+# scheduler error. The test clears the log first with `dmesg -C`.
 assert_clean_kernel_log() {
 	local bad
 	bad=$(dmesg | grep -E 'BUG:|WARNING:|\bstall|sched_ext:.*(error|ERROR)|runnable task' || true)
