@@ -1,16 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //
 // The userspace half of thread classification (src/bpf/classify.bpf.c does
-// the work): which optional kernel hooks this kernel can take, which
-// processes the command line names as the game, and how class events and
-// per-class counters are read back and shown.
+// the work): which processes the command line names as the game, and how
+// class events and per-class counters are read back and shown. Which
+// optional class hooks the kernel can take is src/hooks.rs.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
-use log::info;
+use anyhow::{bail, Result};
 
 use crate::bpf_intf;
 
@@ -31,58 +30,6 @@ const VIA_NAMES: [&str; bpf_intf::gamer_class_via_GAMER_NR_VIAS as usize] = [
     "game-tgid",
     "wake-chain",
 ];
-
-/// The kernel function a tracing program's section names (`fexit/<fn>`).
-/// libbpf drops the leading `?` of an optional program's section and marks
-/// it not to be loaded instead; either form is accepted.
-pub fn hook_target(section: &str) -> Option<&str> {
-    let section = section.strip_prefix('?').unwrap_or(section);
-    let (kind, target) = section.split_once('/')?;
-    matches!(kind, "fentry" | "fexit" | "kprobe" | "kretprobe").then_some(target)
-}
-
-/// The function names in /proc/kallsyms: the kernel's and those of the
-/// modules loaded now.
-pub fn kernel_functions(kallsyms: &str) -> HashSet<&str> {
-    kallsyms
-        .lines()
-        .filter_map(|l| {
-            let mut f = l.split_whitespace();
-            let (_addr, kind, name) = (f.next()?, f.next()?, f.next()?);
-            matches!(kind, "t" | "T").then_some(name)
-        })
-        .collect()
-}
-
-/// Switch each optional hook (declared `SEC("?fexit/<fn>")`, so not loaded
-/// unless asked) on when its kernel function exists, and leave it off when
-/// not, so a missing driver disables only its own hook. The BPF source is
-/// the only list of hooks. Returns the hooks that are on.
-pub fn enable_optional_hooks(obj: &mut libbpf_rs::OpenObject) -> Result<Vec<String>> {
-    let kallsyms = fs::read_to_string("/proc/kallsyms").context("reading /proc/kallsyms")?;
-    let functions = kernel_functions(&kallsyms);
-    let mut enabled = BTreeSet::new();
-    for mut prog in obj.progs_mut() {
-        if prog.autoload() {
-            continue;
-        }
-        let section = prog.section().to_string_lossy().into_owned();
-        let Some(target) = hook_target(&section) else {
-            continue;
-        };
-        let present = functions.contains(target);
-        prog.set_autoload(present);
-        if present {
-            enabled.insert(target.to_string());
-        } else {
-            info!(
-                "hook {target} ({}): not in this kernel or its loaded modules, left off",
-                prog.name().to_string_lossy()
-            );
-        }
-    }
-    Ok(enabled.into_iter().collect())
-}
 
 /// One process as /proc/<pid>/stat describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,30 +169,6 @@ mod tests {
             VIA_NAMES[bpf_intf::gamer_class_via_GAMER_VIA_WAKE_CHAIN as usize],
             "wake-chain"
         );
-    }
-
-    #[test]
-    fn only_function_hooks_have_targets() {
-        assert_eq!(hook_target("?fexit/evdev_read"), Some("evdev_read"));
-        assert_eq!(hook_target("fexit/evdev_read"), Some("evdev_read"));
-        assert_eq!(
-            hook_target("fentry/snd_pcm_period_elapsed_under_stream_lock"),
-            Some("snd_pcm_period_elapsed_under_stream_lock")
-        );
-        assert_eq!(hook_target("tp_btf/sched_process_exec"), None);
-        assert_eq!(hook_target("struct_ops/gamer_enqueue"), None);
-    }
-
-    #[test]
-    fn kallsyms_functions_include_modules_and_skip_data() {
-        let k = "ffffffff81000000 T _stext\n\
-                 ffffffffc0a01230 t evdev_read\t[evdev]\n\
-                 ffffffff82000000 D some_data\n\
-                 ffffffffc0b00000 T snd_pcm_period_elapsed_under_stream_lock\t[snd_pcm]\n";
-        let f = kernel_functions(k);
-        assert!(f.contains("evdev_read"));
-        assert!(f.contains("snd_pcm_period_elapsed_under_stream_lock"));
-        assert!(!f.contains("some_data"));
     }
 
     #[test]

@@ -123,6 +123,13 @@ pub struct Opts {
     #[arg(long, hide = true, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     pub test_bpf_error_after_ms: Option<u64>,
 
+    /// Test only: switch optional class hooks on from /proc/kallsyms
+    /// alone, without asking whether their target has BTF, so that
+    /// tests/vm/nobtf.sh can reach the path where a hook fails to load and
+    /// the scheduler loads again without it; hidden like the flag above.
+    #[arg(long, hide = true)]
+    pub test_skip_btf_check: bool,
+
     /// Print each thread the first time it is given a class.
     #[arg(long)]
     pub log_classes: bool,
@@ -367,15 +374,18 @@ mod tests {
     }
 
     #[test]
-    fn the_test_fault_flag_is_hidden_and_validated() {
+    fn the_test_flags_are_hidden_and_validated() {
         use clap::CommandFactory;
         let cmd = Opts::command();
-        let arg = cmd
-            .get_arguments()
-            .find(|a| a.get_long() == Some("test-bpf-error-after-ms"))
-            .unwrap();
-        assert!(arg.is_hide_set());
+        for long in ["test-bpf-error-after-ms", "test-skip-btf-check"] {
+            let arg = cmd
+                .get_arguments()
+                .find(|a| a.get_long() == Some(long))
+                .unwrap();
+            assert!(arg.is_hide_set(), "--{long} is shown");
+        }
         assert_eq!(parse(&[]).unwrap().test_bpf_error_after_ms, None);
+        assert!(!parse(&[]).unwrap().test_skip_btf_check);
         assert_eq!(
             parse(&["--test-bpf-error-after-ms", "0"])
                 .unwrap_err()

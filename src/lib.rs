@@ -10,6 +10,7 @@
 // - preflight: refusals before anything is loaded.
 // - scheduler: one attachment of the BPF program, from open to detach.
 // - classes: the thread classes as userspace sees them.
+// - hooks: which optional class hooks this kernel can take.
 // - detect: finding the game and the audio servers from exec, exit and
 //   inotify events.
 // - logging: journald-aware log output.
@@ -22,6 +23,7 @@ pub mod classes;
 pub mod cli;
 pub mod detect;
 pub mod events;
+pub mod hooks;
 pub mod logging;
 pub mod preflight;
 pub mod scheduler;

@@ -6,6 +6,7 @@
 // marks as recoverable (a CPU going on- or offline), attach it again; after
 // an error, only as often as --restart-on-error allows.
 
+use std::collections::BTreeSet;
 use std::io::IsTerminal;
 use std::mem::MaybeUninit;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -20,7 +21,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use scx_gamer::cli::Opts;
 use scx_gamer::scheduler::{Ending, Scheduler};
-use scx_gamer::{classes, detect, logging, preflight, stats};
+use scx_gamer::{classes, detect, hooks, logging, preflight, stats};
 
 fn main() -> ExitCode {
     let opts = Opts::parse();
@@ -105,8 +106,21 @@ fn run(opts: &Opts) -> Result<()> {
 
     let mut open_object = MaybeUninit::uninit();
     let mut error_restarts = 0;
+    // Optional hooks the kernel refused to load: each costs its own class
+    // evidence, and the scheduler loads again without it.
+    let mut refused = BTreeSet::new();
     loop {
-        let mut sched = Scheduler::attach(opts, &mut open_object, Arc::clone(&publisher))?;
+        let attached = Scheduler::attach(opts, &mut open_object, Arc::clone(&publisher), &refused);
+        let mut sched = match attached {
+            Ok(sched) => sched,
+            Err(e) => match e.downcast_ref::<hooks::HookLoadFailed>() {
+                Some(failed) if refused.insert(failed.prog.clone()) => {
+                    warn!("{failed}; loading again with that hook off");
+                    continue;
+                }
+                _ => return Err(e),
+            },
+        };
         match sched.run(&signals)? {
             Ending::Signal => return Ok(()),
             Ending::Exited(exit) if exit.should_restart() => {

@@ -4,6 +4,7 @@
 // wait for a signal or for the kernel to end it, detach. main.rs decides
 // whether to start another one afterwards.
 
+use std::collections::BTreeSet;
 use std::mem::MaybeUninit;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
@@ -32,6 +33,7 @@ use crate::detect;
 use crate::detect::worker::Detected;
 use crate::events::event_loop::{self, EventLoop, LoopCounts};
 use crate::events::records::{self, Event, Kind};
+use crate::hooks;
 use crate::preflight;
 use crate::stats;
 use crate::topology;
@@ -133,10 +135,14 @@ pub struct Scheduler<'obj> {
 
 impl<'obj> Scheduler<'obj> {
     /// Open, configure, load and attach the BPF scheduler.
+    /// Optional hook programs named in `refused` stay off: a load has
+    /// already failed on them. A load that fails on another one returns a
+    /// [`hooks::HookLoadFailed`] naming it.
     pub fn attach(
         opts: &Opts,
         open_object: &'obj mut MaybeUninit<OpenObject>,
         publisher: Arc<stats::Publisher>,
+        refused: &BTreeSet<String>,
     ) -> Result<Self> {
         let plan = topology_plan(opts)?;
 
@@ -175,10 +181,16 @@ impl<'obj> Scheduler<'obj> {
             rodata.test_error_after_ns = ms * 1_000_000;
         }
 
-        let hooks = classes::enable_optional_hooks(skel.open_object_mut())?;
-        info!("class hooks on: {}", hooks.join(" "));
+        let hook_progs = hooks::enable_optional_hooks(
+            skel.open_object_mut(),
+            refused,
+            !opts.test_skip_btf_check,
+        )?;
+        let targets: Vec<&str> = hook_progs.values().map(String::as_str).collect();
+        info!("class hooks on: {}", targets.join(" "));
 
-        let skel = scx_ops_load!(skel, gamer_ops, uei)?;
+        let skel =
+            hooks::load_with_hooks(&hook_progs, || Ok(scx_ops_load!(skel, gamer_ops, uei)?))?;
         register_game(&skel, opts)?;
         if opts.verifier_stats {
             print_verifier_stats(&skel)?;
