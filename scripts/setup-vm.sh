@@ -49,9 +49,9 @@ BUILD_PKGS=(clang-19 llvm-19 libelf-dev zlib1g-dev pkg-config make)
 # virtme-ng uses to read the kernel version, python3 for the test helpers
 # that drive uinput and DRM, alsa-utils for aplay on snd-dummy, and rt-tests
 # for hackbench; binutils (objcopy) and xz-utils strip a module's BTF
-# (tests/vm/nobtf.sh).
+# (tests/vm/nobtf.sh); strace sees the launch wrapper's syscalls.
 VM_PKGS=(kmod stress-ng busybox-static libcap-ng-dev libseccomp-dev python3 python3-venv
-	file util-linux procps alsa-utils rt-tests binutils xz-utils)
+	file util-linux procps alsa-utils rt-tests binutils xz-utils strace)
 # The host-side tests: tmux drives the full-screen --monitor view.
 HOST_PKGS=("${BUILD_PKGS[@]}" tmux)
 

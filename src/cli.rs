@@ -173,6 +173,34 @@ pub struct Opts {
     /// where --monitor looks for them.
     #[arg(long, value_name = "PATH", default_value = crate::stats::DEFAULT_STATS_SOCKET)]
     pub stats_socket: std::path::PathBuf,
+
+    /// The launch socket: where the scheduler answers `scx_gamer run`, and
+    /// where `scx_gamer run` looks for it.
+    #[arg(long, value_name = "PATH", default_value = crate::launch::DEFAULT_LAUNCH_SOCKET)]
+    pub launch_socket: std::path::PathBuf,
+
+    #[command(subcommand)]
+    pub command: Option<Subcommand>,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Subcommand {
+    /// Start COMMAND as the game: the running scheduler marks this process
+    /// as the game before it becomes COMMAND, so the game and all it starts
+    /// are classed from their first instruction. In Steam's launch options:
+    /// `scx_gamer run -- %command%`. Needs no root; with no scheduler
+    /// running, COMMAND still starts, and one line says so. The exit code is
+    /// COMMAND's.
+    Run {
+        /// The command and its arguments.
+        #[arg(
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "COMMAND"
+        )]
+        command: Vec<std::ffi::OsString>,
+    },
 }
 
 impl Opts {
@@ -392,6 +420,19 @@ mod tests {
                 .kind(),
             ErrorKind::ValueValidation
         );
+    }
+
+    #[test]
+    fn run_takes_the_command_as_it_is() {
+        let o = parse(&["run", "--", "game", "--fullscreen", "-x"]).unwrap();
+        let Some(Subcommand::Run { command }) = o.command else {
+            panic!("no run subcommand");
+        };
+        assert_eq!(command, ["game", "--fullscreen", "-x"]);
+        let o = parse(&["--launch-socket", "/tmp/l", "run", "game"]).unwrap();
+        assert_eq!(o.launch_socket.to_str(), Some("/tmp/l"));
+        assert!(parse(&["run"]).is_err(), "run without a command");
+        assert!(parse(&[]).unwrap().command.is_none());
     }
 
     #[test]

@@ -13,6 +13,7 @@
 // - hooks: which optional class hooks this kernel can take.
 // - detect: finding the game and the audio servers from exec, exit and
 //   inotify events.
+// - launch: `scx_gamer run`, the launch wrapper, and its socket.
 // - logging: journald-aware log output.
 // - events: the event ringbufs' records and the epoll loop that reads them.
 // - stats: the metrics snapshot, its servers and its views.
@@ -24,6 +25,7 @@ pub mod cli;
 pub mod detect;
 pub mod events;
 pub mod hooks;
+pub mod launch;
 pub mod logging;
 pub mod preflight;
 pub mod scheduler;

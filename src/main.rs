@@ -19,14 +19,18 @@ use log::{error, info, warn};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
-use scx_gamer::cli::Opts;
+use scx_gamer::cli::{Opts, Subcommand};
 use scx_gamer::scheduler::{Ending, Scheduler};
-use scx_gamer::{classes, detect, hooks, logging, preflight, stats};
+use scx_gamer::{classes, detect, hooks, launch, logging, preflight, stats};
 
 fn main() -> ExitCode {
     let opts = Opts::parse();
     init_logging(opts.verbose);
 
+    // The launch wrapper runs as the gamer, beside the scheduler.
+    if let Some(Subcommand::Run { command }) = &opts.command {
+        return launch::run_wrapped(&opts.launch_socket, command);
+    }
     // These read statistics only: no root, no sched_ext, nothing loaded.
     if opts.help_stats {
         return exit_with(stats::describe(&mut std::io::stdout()));
@@ -103,6 +107,11 @@ fn run(opts: &Opts) -> Result<()> {
         })
         .transpose()?;
     let _stats_socket = stats::start_stats_server(Arc::clone(&publisher), &opts.stats_socket)?;
+    // Without it only `scx_gamer run` loses its answer: the game it starts
+    // still runs, unmarked.
+    let launch_socket = launch::LaunchSocket::bind(&opts.launch_socket)
+        .map_err(|e| warn!("{e:#}; `scx_gamer run` will start games unmarked"))
+        .ok();
 
     let mut open_object = MaybeUninit::uninit();
     let mut error_restarts = 0;
@@ -121,7 +130,7 @@ fn run(opts: &Opts) -> Result<()> {
                 _ => return Err(e),
             },
         };
-        match sched.run(&signals)? {
+        match sched.run(&signals, launch_socket.as_ref())? {
             Ending::Signal => return Ok(()),
             Ending::Exited(exit) if exit.should_restart() => {
                 info!("the kernel asked for a restart; attaching again");

@@ -34,6 +34,7 @@ use crate::detect::worker::Detected;
 use crate::events::event_loop::{self, EventLoop, LoopCounts};
 use crate::events::records::{self, Event, Kind};
 use crate::hooks;
+use crate::launch::LaunchSocket;
 use crate::preflight;
 use crate::stats;
 use crate::topology;
@@ -45,6 +46,7 @@ const TICK: Duration = Duration::from_secs(1);
 const SIGNAL_TOKEN: u64 = 0;
 const TICK_TOKEN: u64 = 1;
 const AUDIO_TOKEN: u64 = 2;
+const LAUNCH_TOKEN: u64 = 3;
 /// How many exec and exit events may wait for launch detection.
 const DETECT_BACKLOG: usize = 1024;
 /// How many frame and input events may wait for the stats thread: a
@@ -102,6 +104,8 @@ impl<'obj> SharedVars<'obj> {
 /// What the loop serves besides its ringbufs, and where it sends things.
 struct LoopIo<'a> {
     signals: &'a SignalFd,
+    /// The launch socket and the map its marks go to.
+    launch: Option<(&'a LaunchSocket, &'a MapHandle)>,
     tick: &'a TimerFd,
     inotify: &'a crossbeam_channel::Sender<()>,
     ticks: &'a crossbeam_channel::Sender<stats::Metrics>,
@@ -235,7 +239,7 @@ impl<'obj> Scheduler<'obj> {
 
     /// Serve the event loop until a signal arrives on `signals` or the
     /// kernel ends the scheduler, then detach and say which.
-    pub fn run(&mut self, signals: &SignalFd) -> Result<Ending> {
+    pub fn run(&mut self, signals: &SignalFd, launch: Option<&LaunchSocket>) -> Result<Ending> {
         use libbpf_rs::skel::Skel;
         let maps: Vec<(Kind, libbpf_rs::Map)> = self
             .skel
@@ -282,6 +286,11 @@ impl<'obj> Scheduler<'obj> {
         if let Some(audio) = worker.audio_watch() {
             events.add_fd_edge(audio.fd(), AUDIO_TOKEN)?;
         }
+        if let Some(launch) = launch {
+            events.add_fd(launch.fd(), LAUNCH_TOKEN)?;
+        }
+        let game_tgids =
+            MapHandle::try_from(&self.skel.maps.game_tgids).context("opening map game_tgids")?;
         let (inotify_tx, inotify_rx) = crossbeam_channel::bounded(1);
 
         let detected = worker.detected();
@@ -292,6 +301,7 @@ impl<'obj> Scheduler<'obj> {
             s.spawn(move || stats::feed::run(stats_rx, ticks_rx, publisher, print_every));
             let loop_io = LoopIo {
                 signals,
+                launch: launch.map(|l| (l, &game_tgids)),
                 tick: &tick,
                 inotify: &inotify_tx,
                 ticks: &ticks_tx,
@@ -366,6 +376,13 @@ impl<'obj> Scheduler<'obj> {
                     AUDIO_TOKEN => {
                         let _ = io.inotify.try_send(());
                     }
+                    LAUNCH_TOKEN => {
+                        if let Some((socket, game_tgids)) = io.launch {
+                            socket.serve(Path::new("/proc"), &mut |tgid| {
+                                self.mark_game(game_tgids, tgid)
+                            });
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -408,6 +425,17 @@ impl<'obj> Scheduler<'obj> {
             proc_tgids: handle(&self.skel.maps.proc_tgids)?,
             proc_gen: self.shared.proc_gen,
         })
+    }
+
+    /// Put a process in the game map, as launch detection does, and tell
+    /// the BPF side the map changed.
+    fn mark_game(&self, game_tgids: &MapHandle, tgid: u32) -> Result<()> {
+        let via = bpf_intf::gamer_class_via_GAMER_VIA_GAME_TGID;
+        game_tgids
+            .update(&tgid.to_ne_bytes(), &via.to_ne_bytes(), MapFlags::ANY)
+            .context("writing the game map")?;
+        self.shared.proc_gen.fetch_add(1, Ordering::AcqRel);
+        Ok(())
     }
 
     /// evdev stamps events in CLOCK_REALTIME by default and BPF can only

@@ -87,9 +87,21 @@ invalid value '-5' for '--slice-us <SLICE_US>'|--slice-us=-5
 a value is required for '--slice-us <SLICE_US>'|--slice-us
 the argument '--slice-us <SLICE_US>' cannot be used multiple times|--slice-us 500 --slice-us 600
 unexpected value 'yes' for '--log-classes'|--log-classes=yes
-unexpected argument 'now' found|now
+unrecognized subcommand 'now'|now
+the following required arguments were not provided|run
 CASES
 check "--list-game-candidates lists a fake game without needing sched_ext" lists_game_candidates
+
+# `scx_gamer run` with no scheduler: the command runs anyway, its exit code
+# comes back, and one line says why it is unmarked.
+run_without_scheduler() {
+	local rc=0 err
+	err=$("$bin" --launch-socket "$(mktemp -u)" run -- sh -c 'exit 3' 2>&1) || rc=$?
+	[ "$rc" -eq 3 ] || { echo "exit $rc, expected the command's 3: $err"; return 1; }
+	[ "$(wc -l <<<"$err")" -eq 1 ] && grep -q 'no scx_gamer scheduler is running' <<<"$err" ||
+		{ echo "expected one line saying no scheduler runs, got: $err"; return 1; }
+}
+check "scx_gamer run without a scheduler still runs the command, saying so" run_without_scheduler
 
 # The event path's benchmark, briefly: the producer's events must all be
 # accounted for (read by the loop, or dropped and counted by BPF), and some
