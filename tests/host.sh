@@ -112,6 +112,11 @@ bench_report_unit_tests() {
 	return "${PIPESTATUS[0]}"
 }
 check "benchmark report: ranges, verdicts, failures, clock" bench_report_unit_tests
+bench_compare_unit_tests() {
+	python3 "$src/bench/test_compare.py" 2>&1 | tail -n 3
+	return "${PIPESTATUS[0]}"
+}
+check "benchmark comparison: a moved median or a swapped ranking fails" bench_compare_unit_tests
 if [ -d /sys/kernel/sched_ext ]; then
 	echo "note: this kernel has sched_ext; its refusal path is covered by the unit tests only"
 else
