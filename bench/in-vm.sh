@@ -96,14 +96,6 @@ start_load() {
 	LOAD_PID=$!
 }
 
-# What root/ops starts with under scheduler $1.
-sched_prefix() {
-	case "$1" in
-	scx_gamer*) echo scx_gamer ;;
-	*) echo "${1#scx_}" ;;
-	esac
-}
-
 # One line of JSON for a run that could not be made: scheduler $1, reason $2.
 record_failure() {
 	python3 -c 'import json, sys; print(json.dumps({"sched": sys.argv[1], "boot": int(sys.argv[2]), "rep": int(sys.argv[3]), "failed": sys.argv[4]}))' \
@@ -115,13 +107,15 @@ log_reason() {
 	grep -v '^[[:space:]]*$' "$VM_OUT/$1.log" 2>/dev/null | tail -n 1 | cut -c 1-200
 }
 
-# Attach scheduler $1 (eevdf: none) and wait until root/ops names it.
+# Attach scheduler $1 (eevdf: none) and wait until sched_ext is enabled
+# with it; its ops name (root/ops) goes to SCHED_OPS, to check later that it
+# is still the one attached. sched_ext is disabled before each attach, so
+# the first ops name seen while the process lives is its own.
 # Returns 1, with the reason in ATTACH_FAILED, when it does not attach.
 attach() {
-	local s=$1 i prefix
-	SCHED_PID="" ATTACH_FAILED=""
+	local s=$1 i
+	SCHED_PID="" SCHED_OPS="" ATTACH_FAILED=""
 	[ "$s" = eevdf ] && return 0
-	prefix=$(sched_prefix "$s")
 	# scx_gamer is told which process is the game, as a user with
 	# --game-comm (or the launch detection) would; the other two variants
 	# show what it does without that hint and without its policy.
@@ -135,8 +129,9 @@ attach() {
 	# Guest seconds: on the virtual clock the verifier's work is priced
 	# in instructions, and scx_lavd's takes about a minute of them.
 	for i in $(seq 1 600); do
-		if [ "$(sched_state)" = enabled ]; then
-			case "$(sched_ops)" in "$prefix"*) return 0 ;; esac
+		if [ "$(sched_state)" = enabled ] && kill -0 "$SCHED_PID" 2>/dev/null; then
+			SCHED_OPS=$(sched_ops)
+			[ -z "$SCHED_OPS" ] || return 0
 		fi
 		if ! kill -0 "$SCHED_PID" 2>/dev/null; then
 			wait "$SCHED_PID" 2>/dev/null || true
@@ -179,7 +174,7 @@ for rep in $(seq 1 "$BENCH_REPS"); do
 			record_failure "$s" "$ATTACH_FAILED"
 			continue
 		fi
-		echo "bench: boot $BENCH_BOOT rep $rep: $s attached in $((SECONDS - t0)) s (guest time)" >&2
+		echo "bench: boot $BENCH_BOOT rep $rep: $s attached as ${SCHED_OPS:-EEVDF} in $((SECONDS - t0)) s (guest time)" >&2
 		ejected=""
 		for scenario in "${scenarios[@]}"; do
 			read -r hz work secs <<<"$(scenario_game "$scenario")"
@@ -197,7 +192,7 @@ for rep in $(seq 1 "$BENCH_REPS"); do
 			[ -n "$ops" ] || fail "the $scenario load reported no throughput under $s"
 			# A run the kernel's default scheduler took over is not $s's.
 			if [ "$s" != eevdf ]; then
-				case "$(sched_state) $(sched_ops)" in "enabled $(sched_prefix "$s")"*) ;;
+				case "$(sched_state) $(sched_ops)" in "enabled $SCHED_OPS") ;;
 				*)
 					ejected="ejected during $scenario: $(log_reason "$s")"
 					break

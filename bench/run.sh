@@ -100,12 +100,15 @@ vm_out=$src/target/vm/bench
 rm -rf "$vm_out"
 mkdir -p "$vm_out"
 echo "bench: $boots boot(s) x $reps repetition(s) of [$scenarios] under [$run_scheds ], $jobs VM(s) at once, $clock_label" >&2
+# The guest reads its script as it runs: a copy keeps an edit of the
+# tree during a run from reaching the VMs.
+cp bench/in-vm.sh "$vm_out/in-vm.sh"
 vm_started=$SECONDS
 boot_vm() {
 	local b=$1
 	scripts/vm-run.sh --out "$vm_out/boot$b" --timeout 7200 ${qemu_opts:+--qemu-opts "$qemu_opts"} -- \
 		env BENCH_SCHEDS="$run_scheds" BENCH_SCENARIOS="$scenarios" BENCH_REPS="$reps" BENCH_BOOT="$b" \
-		BENCH_SECONDS="$secs" BENCH_BIN="$bin" bash "$src/bench/in-vm.sh" >"$vm_out/boot$b.log" 2>&1
+		BENCH_SECONDS="$secs" BENCH_BIN="$bin" bash "$vm_out/in-vm.sh" >"$vm_out/boot$b.log" 2>&1
 }
 declare -A pid_of=()
 failed_boots=""
