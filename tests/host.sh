@@ -117,6 +117,18 @@ sys.exit(0 if m["consumed"] > 0 and m["consumed"] + m["bpf_drops"] == m["produce
 ' "$out"
 }
 check "event benchmark: every produced event is read or counted as dropped" event_bench_accounts_for_every_event
+# The benchmark's report: ranges in every cell, "better" only where ranges
+# do not overlap, a failed peer kept with its reason, the clock named.
+bench_report_unit_tests() {
+	python3 "$src/bench/test_report.py" 2>&1 | tail -n 3
+	return "${PIPESTATUS[0]}"
+}
+check "benchmark report: ranges, verdicts, failures, clock" bench_report_unit_tests
+bench_compare_unit_tests() {
+	python3 "$src/bench/test_compare.py" 2>&1 | tail -n 3
+	return "${PIPESTATUS[0]}"
+}
+check "benchmark comparison: a moved median or a swapped ranking fails" bench_compare_unit_tests
 if [ -d /sys/kernel/sched_ext ]; then
 	echo "note: this kernel has sched_ext; its refusal path is covered by the unit tests only"
 else
