@@ -164,6 +164,11 @@ __hidden bool classify_knows_process(u32 tgid)
 	       bpf_map_lookup_elem(&audio_tgids, &tgid);
 }
 
+__hidden bool classify_is_game(u32 tgid)
+{
+	return bpf_map_lookup_elem(&game_tgids, &tgid);
+}
+
 /* The per-process classes of @tgid, noting in @tctx how each was given. */
 static u32 process_classes(struct task_ctx *tctx, u32 tgid)
 {
@@ -455,7 +460,7 @@ int BPF_PROG(compositor_atomic, void *dev, void *data, void *file_priv, int ret)
 		return 0;
 	if (!ret)
 		mark_current_process(&compositor_tgids, GAMER_VIA_DRM_ATOMIC);
-	events_frame(task_ctx(bpf_get_current_task_btf()), ret);
+	events_commit(task_ctx(bpf_get_current_task_btf()), ret);
 	return 0;
 }
 
@@ -466,7 +471,7 @@ int BPF_PROG(compositor_page_flip, void *dev, void *data, void *file_priv, int r
 		return 0;
 	if (!ret)
 		mark_current_process(&compositor_tgids, GAMER_VIA_DRM_PAGE_FLIP);
-	events_frame(task_ctx(bpf_get_current_task_btf()), ret);
+	events_commit(task_ctx(bpf_get_current_task_btf()), ret);
 	return 0;
 }
 

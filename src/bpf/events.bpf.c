@@ -45,13 +45,13 @@ struct event_ring gpu_events SEC(".maps");
 struct event_ring miss_events SEC(".maps");
 struct event_ring proc_events SEC(".maps");
 
-/* Per compositor process: what a frame event needs from the previous one. */
+/* Per process that commits frames: what its next presented frame reports. */
 struct frame_state {
-	u64 last_ns;
-	/* Average frame interval, weighting the newest an eighth. */
-	u64 avg_interval_ns;
+	/* Its latest accepted commit: the thread, and its wake-to-return time. */
+	u64 commit_latency_ns;
+	u32 commit_tid;
+	/* Commits refused as busy since its previous presented frame. */
 	u32 busy_since_last;
-	u32 pad;
 };
 
 struct {
@@ -150,16 +150,17 @@ __hidden void events_input_read(struct file *file, const void *ubuf, long nbytes
 
 /*
  * The current thread of a compositor committed a frame (@ret == 0), or was
- * told the display is still busy with the previous one (-EBUSY).
+ * told the display is still busy with the previous one (-EBUSY). The frame
+ * event comes later, when the flip is presented.
  */
-__hidden void events_frame(struct task_ctx *tctx, int ret)
+__hidden void events_commit(struct task_ctx *tctx, int ret)
 {
 	struct task_struct *cur = bpf_get_current_task_btf();
 	struct frame_state *st, fresh = {};
-	struct frame_event *e;
 	u32 tgid = cur->tgid;
-	u64 now = bpf_ktime_get_ns(), interval;
 
+	if (ret && ret != -EBUSY)
+		return;
 	st = bpf_map_lookup_elem(&frame_states, &tgid);
 	if (!st) {
 		bpf_map_update_elem(&frame_states, &tgid, &fresh, BPF_NOEXIST);
@@ -171,30 +172,39 @@ __hidden void events_frame(struct task_ctx *tctx, int ret)
 		st->busy_since_last++;
 		return;
 	}
-	if (ret)
-		return;
+	st->commit_tid = cur->pid;
+	st->commit_latency_ns = tctx && tctx->woke_at ? bpf_ktime_get_ns() - tctx->woke_at : 0;
+}
 
-	interval = st->last_ns ? now - st->last_ns : 0;
+/*
+ * A flip was presented (present.bpf.c filled in the display's side in
+ * @draft): add what the committing process did, and report it.
+ */
+__hidden void events_frame_presented(struct frame_event *draft)
+{
+	struct frame_event *e;
+	struct frame_state *st;
+	u32 tgid = draft->tgid;
+	u64 now = bpf_ktime_get_ns();
+
 	e = bpf_ringbuf_reserve(&frame_events, sizeof(*e), 0);
 	if (!e) {
 		events_drop(GAMER_RING_FRAME);
-	} else {
-		e->ts_ns = now;
-		e->interval_ns = interval;
-		e->submit_to_present_ns = last_submit_ns ? now - last_submit_ns : 0;
-		e->compositor_latency_ns = tctx && tctx->woke_at ? now - tctx->woke_at : 0;
-		e->tgid = tgid;
-		e->tid = cur->pid;
-		e->dropped = st->busy_since_last;
-		e->vsync_missed = st->avg_interval_ns && interval * 2 > st->avg_interval_ns * 3;
-		bpf_ringbuf_submit(e, wake_flag(&frame_events, sizeof(*e) + 8));
+		return;
 	}
-
-	if (interval)
-		st->avg_interval_ns = st->avg_interval_ns ?
-			(st->avg_interval_ns * 7 + interval) / 8 : interval;
-	st->last_ns = now;
-	st->busy_since_last = 0;
+	__builtin_memcpy(e, draft, sizeof(*e));
+	e->delivered_ns = now;
+	e->submit_to_present_ns = last_submit_ns && draft->ts_ns > last_submit_ns ?
+		draft->ts_ns - last_submit_ns : 0;
+	e->game = classify_is_game(tgid);
+	st = bpf_map_lookup_elem(&frame_states, &tgid);
+	if (st) {
+		e->tid = st->commit_tid;
+		e->compositor_latency_ns = st->commit_latency_ns;
+		e->dropped = st->busy_since_last;
+		st->busy_since_last = 0;
+	}
+	bpf_ringbuf_submit(e, wake_flag(&frame_events, sizeof(*e) + 8));
 }
 
 /* The current thread's GPU submit through @driver succeeded. */

@@ -153,23 +153,36 @@ struct input_event_rec {
 	u32 pad;
 };
 
-/* A frame put on the display by a compositor (a DRM commit or flip). */
+/*
+ * A frame presented: the kernel delivered a page flip's completion event
+ * to the process that asked for it, at the vblank that put it on screen.
+ */
 struct frame_event {
-	/* When the commit returned, CLOCK_MONOTONIC ns. */
+	/* The kernel's timestamp of that vblank, CLOCK_MONOTONIC ns. */
 	u64 ts_ns;
-	/* Since this process's previous frame; 0 for its first. */
+	/* When the completion event was delivered, CLOCK_MONOTONIC ns. */
+	u64 delivered_ns;
+	/* Since the previous presented frame on this CRTC; 0 for its first. */
 	u64 interval_ns;
-	/* From the latest GPU submit by any thread to this commit; 0 if none yet. */
+	/* The vblank sequence number of the presentation. */
+	u64 seq;
+	/* From the latest GPU submit by any thread to the presentation; 0 if none yet. */
 	u64 submit_to_present_ns;
-	/* From the committing thread waking up to its commit returning. */
+	/* For the process's latest accepted commit: from its thread waking to the commit returning. */
 	u64 compositor_latency_ns;
+	/* The process the event was delivered to (the DRM file's owner). */
 	u32 tgid;
+	/* Its thread whose commit or flip was last accepted; 0 if none was seen. */
 	u32 tid;
+	/* The CRTC's index on its device, as the drm_vblank_event tracepoints give it. */
+	u32 crtc;
+	/* Vblanks that passed without a frame since the previous one on this CRTC. */
+	u32 missed;
 	/* Commits refused as busy (-EBUSY: the previous flip still pending)
-	 * since this process's previous frame: frames that did not make it. */
+	 * by this process since its previous presented frame. */
 	u32 dropped;
-	/* 1 when the interval is over 1.5 times this process's average. */
-	u32 vsync_missed;
+	/* 1 when the process is in the game class. */
+	u32 game;
 };
 
 /* Which driver a GPU submit went through. */

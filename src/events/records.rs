@@ -189,17 +189,25 @@ pub fn describe(event: &Event) -> String {
             e.cpu,
             us(e.latency_ns)
         ),
+        // The presentation time is printed in whole ns as well, so that it
+        // can be matched exactly against the drm_vblank_event tracepoint.
         Event::Frame(e) => format!(
-            "{:.6} frame tgid={} tid={} interval={:.1}us submit-to-present={:.1}us \
-             compositor-latency={:.1}us dropped={} vsync-missed={}",
+            "{:.6} frame crtc={} seq={} present-ns={} tgid={} tid={} game={} interval={:.1}us \
+             missed={} dropped={} delivery={:.1}us submit-to-present={:.1}us \
+             compositor-latency={:.1}us",
             e.ts_ns as f64 / 1e9,
+            e.crtc,
+            e.seq,
+            e.ts_ns,
             e.tgid,
             e.tid,
+            e.game,
             us(e.interval_ns),
-            us(e.submit_to_present_ns),
-            us(e.compositor_latency_ns),
+            e.missed,
             e.dropped,
-            e.vsync_missed
+            us(e.delivered_ns.saturating_sub(e.ts_ns)),
+            us(e.submit_to_present_ns),
+            us(e.compositor_latency_ns)
         ),
         Event::GpuSubmit(e) => format!(
             "{:.6} gpu-submit tid={} tgid={} driver={} kind={} interval={:.1}us",

@@ -4,7 +4,8 @@
 # the exact thread or process that caused it (`--watch-events` prints them):
 #  - input: events typed on a uinput keyboard, as the evdev reader got them,
 #    with their type, code and value and a plausible latency;
-#  - frame: atomic commits on virtio-gpu's display, one event per frame;
+#  - frame: atomic commits on virtio-gpu's display, one event per flip
+#    presented;
 #  - gpu-submit: fence submits through vgem, naming the submitting thread,
 #    which is also classed gpu-submit;
 #  - deadline-miss: a game thread starved on purpose by a real-time hog on
@@ -80,8 +81,9 @@ echo "input latency: min ${min}us max ${max}us"
 awk -v a="$min" -v b="$max" 'BEGIN { exit !(a > 0 && b < 1000000) }' ||
 	fail "input latencies ${min}..${max}us are not plausible (0 < latency < 1 s)"
 
-expect_at_least 20 "frame tgid=$comp tid=$comp interval=" "20 frames from compositor $comp"
-expect_at_least 19 "frame tgid=$comp tid=$comp interval=[1-9][0-9.]*us" "all but the first carry an interval"
+frame="frame crtc=[0-9]+ seq=[0-9]+ present-ns=[0-9]+ tgid=$comp tid=$comp game=0"
+expect_at_least 20 "$frame interval=" "20 presented frames of compositor $comp"
+expect_at_least 19 "$frame interval=[1-9][0-9.]*us" "all but the first carry an interval"
 
 expect_at_least 20 "gpu-submit tid=$submitter tgid=[0-9]+ driver=vgem kind=fence" \
 	"20 vgem submits from thread $submitter"
