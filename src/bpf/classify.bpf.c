@@ -324,7 +324,7 @@ __hidden void classify_select_cpu(struct task_struct *p)
 	mark_audio_wakee(p);
 }
 
-/* Count a boost or a deadline miss for every class in @mask. */
+/* Count a boost or a run-queue wait over the bound for every class in @mask. */
 __hidden void classify_count(u32 mask, bool boost)
 {
 	struct class_stats *stats = this_cpu_class_stats();
@@ -338,7 +338,7 @@ __hidden void classify_count(u32 mask, bool boost)
 		if (boost)
 			stats->c[c].boosts++;
 		else
-			stats->c[c].deadline_misses++;
+			stats->c[c].runq_waits++;
 	}
 }
 

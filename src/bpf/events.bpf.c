@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * The event streams userspace reads (docs/events.md): input events as their
- * handlers read them, frames put on the display, GPU submits, deadline
- * misses of classified threads, and the process events launch detection
+ * handlers read them, frames presented on the display, GPU submits, long
+ * run-queue waits of classified threads, and the process events launch detection
  * needs. Every ringbuf lives here, and so does every record that goes into
  * one; the hooks elsewhere call the events_*() functions below.
  *
@@ -20,12 +20,13 @@
 #include "gamer.bpf.h"
 
 /*
- * How long a classified thread may wait to run before it counts as a
- * deadline miss. sched_ext has no high-resolution tick, so a wait of up to a
+ * How long a classified thread may wait on the run queue before the wait is
+ * reported (a runq-wait event). This is a scheduling delay, not a missed
+ * frame: late frames are the frame events' missed vblanks. sched_ext has no high-resolution tick, so a wait of up to a
  * tick can happen even when everything works; longer means the policy
  * failed it.
  */
-const volatile u64 miss_wait_ns = 4ULL * 1000 * 1000;
+const volatile u64 runq_wait_ns = 4ULL * 1000 * 1000;
 
 /*
  * CLOCK_TAI minus CLOCK_REALTIME, kept current by userspace: evdev stamps
@@ -42,7 +43,7 @@ struct event_ring {
 };
 struct event_ring frame_events SEC(".maps");
 struct event_ring gpu_events SEC(".maps");
-struct event_ring miss_events SEC(".maps");
+struct event_ring runq_wait_events SEC(".maps");
 struct event_ring proc_events SEC(".maps");
 
 /* Per process that commits frames: what its next presented frame reports. */
@@ -244,7 +245,7 @@ __hidden void events_runnable(struct task_ctx *tctx, bool wakeup)
 /* @p starts running: if it is classified and waited too long, say so. */
 __hidden void events_running(struct task_struct *p, struct task_ctx *tctx)
 {
-	struct deadline_miss_event *e;
+	struct runq_wait_event *e;
 	u64 now, wait;
 
 	if (!tctx->runnable_at)
@@ -252,25 +253,25 @@ __hidden void events_running(struct task_struct *p, struct task_ctx *tctx)
 	now = bpf_ktime_get_ns();
 	wait = now - tctx->runnable_at;
 	tctx->runnable_at = 0;
-	if (!tctx->class_mask || wait <= miss_wait_ns)
+	if (!tctx->class_mask || wait <= runq_wait_ns)
 		return;
 	classify_count(tctx->class_mask, false);
 
-	e = bpf_ringbuf_reserve(&miss_events, sizeof(*e), 0);
+	e = bpf_ringbuf_reserve(&runq_wait_events, sizeof(*e), 0);
 	if (!e) {
-		events_drop(GAMER_RING_DEADLINE_MISS);
+		events_drop(GAMER_RING_RUNQ_WAIT);
 		return;
 	}
 	e->ts_ns = now;
-	e->expected_ns = miss_wait_ns;
-	e->actual_ns = wait;
-	e->miss_ns = wait - miss_wait_ns;
+	e->bound_ns = runq_wait_ns;
+	e->wait_ns = wait;
+	e->over_ns = wait - runq_wait_ns;
 	e->tid = p->pid;
 	e->tgid = p->tgid;
 	e->class_mask = tctx->class_mask;
 	e->cpu = bpf_get_smp_processor_id();
 	__builtin_memcpy(e->comm, p->comm, sizeof(e->comm));
-	bpf_ringbuf_submit(e, wake_flag(&miss_events, sizeof(*e) + 8));
+	bpf_ringbuf_submit(e, wake_flag(&runq_wait_events, sizeof(*e) + 8));
 }
 
 /* Report an exec or exit of @p. */

@@ -93,8 +93,8 @@ struct class_counters {
 	 * than a plain task's, because of its class (the policy's tiers).
 	 */
 	u64 boosts;
-	/* Deadline-miss events of threads holding the class. */
-	u64 deadline_misses;
+	/* Run-queue waits over the bound (runq-wait events) of threads holding the class. */
+	u64 runq_waits;
 };
 
 /* The per-CPU value of the class counters map, one entry per class. */
@@ -126,7 +126,7 @@ enum gamer_ring {
 	GAMER_RING_INPUT,
 	GAMER_RING_FRAME,
 	GAMER_RING_GPU_SUBMIT,
-	GAMER_RING_DEADLINE_MISS,
+	GAMER_RING_RUNQ_WAIT,
 	GAMER_RING_PROC,
 	GAMER_RING_CLASS,
 	GAMER_NR_RINGS,
@@ -228,13 +228,13 @@ struct gpu_submit_event {
  * becoming runnable (a wakeup, or losing its CPU while still runnable) to
  * running.
  */
-struct deadline_miss_event {
+struct runq_wait_event {
 	u64 ts_ns;
-	/* The longest wait its class allows, and the wait it had, ns. */
-	u64 expected_ns;
-	u64 actual_ns;
-	/* actual_ns - expected_ns */
-	u64 miss_ns;
+	/* The bound (--runq-wait-us), and the wait it had, ns. */
+	u64 bound_ns;
+	u64 wait_ns;
+	/* wait_ns - bound_ns */
+	u64 over_ns;
 	u32 tid;
 	u32 tgid;
 	/* The class mask (1 << enum gamer_class) it held. */

@@ -8,7 +8,7 @@
 #    presented;
 #  - gpu-submit: fence submits through vgem, naming the submitting thread,
 #    which is also classed gpu-submit;
-#  - deadline-miss: a game thread starved on purpose by a real-time hog on
+#  - runq-wait: a game thread starved on purpose by a real-time hog on
 #    its CPU;
 #  - exec: a .exe exec'd and exiting.
 . "$(dirname "$0")/lib.sh"
@@ -21,7 +21,7 @@ modprobe evdev && modprobe uinput || fail "modprobe evdev uinput failed"
 load_virtio_gpu
 modprobe vgem || fail "modprobe vgem failed"
 
-start_scheduler "$log" --watch-events input,frame,gpu-submit,deadline-miss,exec \
+start_scheduler "$log" --watch-events input,frame,gpu-submit,runq-wait,exec \
 	--log-classes --game-comm victim
 wait_attached "$SCHED_PID"
 grep -q 'class hooks on:.*vgem_fence_attach_ioctl' "$log" || fail "the vgem submit hook is not on"
@@ -40,7 +40,7 @@ note "gpu-submit: fences through vgem"
 submitter=$(sed -n 's/^tid=//p' vgem.out)
 [ "$(sed -n 's/^submits=//p' vgem.out)" = 20 ] || fail "not all 20 vgem submits succeeded"
 
-note "deadline-miss: a game thread behind a real-time hog on CPU 1"
+note "runq-wait: a game thread behind a real-time hog on CPU 1"
 cp /bin/bash victim
 taskset -c 1 ./victim -c 'while :; do :; done' &
 victim=$!
@@ -91,9 +91,9 @@ grep -qE "class gpu-submit: tid $submitter \(.*\) tgid [0-9]+ via gpu-ioctl" "$l
 	fail "vgem submitter $submitter was not classed gpu-submit"
 echo "ok: vgem submitter $submitter is classed gpu-submit"
 
-miss=$(grep -E "deadline-miss tid=$victim tgid=$victim comm=victim class=[a-z+-]*game" "$log" |
-	sed -n 's/.* actual=\([0-9.]*\)us .*/\1/p' | sort -n | tail -1)
-[ -n "$miss" ] || fail "no deadline-miss event named the starved thread $victim"
+miss=$(grep -E "runq-wait tid=$victim tgid=$victim comm=victim class=[a-z+-]*game" "$log" |
+	sed -n 's/.* wait=\([0-9.]*\)us .*/\1/p' | sort -n | tail -1)
+[ -n "$miss" ] || fail "no runq-wait event named the starved thread $victim"
 awk -v m="$miss" 'BEGIN { exit !(m >= 300000) }' || fail "the starved thread's longest wait is ${miss}us, expected >= 300 ms"
 echo "ok: starved thread $victim reported, waited ${miss}us"
 

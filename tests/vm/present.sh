@@ -12,7 +12,9 @@
 #  - the compositor class goes to the process DRM itself lists as master
 #    (debugfs dri/N/clients), which is kmscube;
 #  - a client that opens the card while kmscube holds it, and tries an
-#    atomic commit (refused: it is not master), gets no class and no frame.
+#    atomic commit (refused: it is not master), gets no class and no frame;
+#  - named the game (--game-comm), kmscube's frames are game frames, and
+#    --stats shows the game's frame times.
 . "$(dirname "$0")/lib.sh"
 dmesg -C
 log="$VM_WORK"/sched.log
@@ -26,7 +28,7 @@ load_virtio_gpu
 mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
 mountpoint -q $T || mount -t tracefs none $T
 
-start_scheduler "$log" --watch-events frame --log-classes
+start_scheduler "$log" --watch-events frame --log-classes --game-comm kmscube --stats 1
 wait_attached "$SCHED_PID"
 grep -q 'class hooks on:.*send_vblank_event' "$log" || fail "the presentation hook is not on"
 
@@ -110,6 +112,7 @@ echo "deliveries: tracepoint $k, scx_gamer $n, same crtc and seq $both"
 awk -v k="$k" -v n="$n" -v b="$both" 'BEGIN { exit !(b * 100 >= k * 99 && n * 100 <= k * 101) }' ||
 	fail "scx_gamer's frames ($n, $both matching) differ from the tracepoint's $k by more than 1 %"
 echo "ok: frame events match the tracepoint in count, CRTC and sequence"
+grep -m1 " frame crtc=.* tgid=$cube .*interval=[1-9]" "$log" | sed 's/^/one of them: /' 
 
 # A presentation at a vblank the tracepoint saw must carry that vblank's time.
 timed=$(join <(awk '{ print $1 ":" $2, $3 }' ours.time | sort) <(awk '{ print $1 ":" $2, $3 }' vblank.time | sort))
@@ -123,6 +126,14 @@ echo "ok: every presentation time is the kernel's vblank timestamp"
 
 # Missed vblanks, from the kernel's own sequence numbers: the vblanks between
 # the first and last delivery that presented no frame.
+# The game's own frame times, from its presented frames.
+notgame=$(grep -E " frame .* tgid=$cube " "$log" | grep -vc " game=1 " || true)
+[ "$notgame" -eq 0 ] || fail "$notgame of kmscube's frames are not marked as the game's"
+gf=$(grep -E '^  game frames  [0-9]+ ' "$log" | tail -1)
+[ -n "$gf" ] || fail "--stats showed no game frame times"
+echo "last --stats game line:$gf"
+echo "ok: kmscube's frames are the game's, and --stats shows their frame times"
+
 missed=$(sed -n "s/.* frame .* tgid=$cube .* missed=\([0-9]*\) .*/\1/p" "$log" | awk '{ s += $1 } END { print s + 0 }')
 span=$(awk 'NR == 1 { lo = $2 } { hi = $2 } END { print hi - lo + 1 - NR }' <(sort -k2,2n kernel.seq))
 echo "vblanks without a frame: scx_gamer $missed, tracepoint $span"
