@@ -15,6 +15,7 @@ fn main() {
         .add_source("src/bpf/policy.bpf.c")
         .add_source("src/bpf/topology.bpf.c")
         .add_source("src/bpf/events.bpf.c")
+        .add_source("src/bpf/present.bpf.c")
         .add_source("src/bpf/procs.bpf.c")
         .add_source("src/bpf/fault.bpf.c")
         .compile_link_gen()

@@ -131,7 +131,7 @@ const ZERO_COUNTERS: bpf_intf::class_counters = bpf_intf::class_counters {
     wakeups: 0,
     cpu_ns: 0,
     boosts: 0,
-    deadline_misses: 0,
+    runq_waits: 0,
 };
 
 /// Sum the per-CPU values of the class counters map.
@@ -148,7 +148,7 @@ pub fn sum_class_stats(per_cpu: &[Vec<u8>]) -> [bpf_intf::class_counters; NR_CLA
             t.wakeups += c.wakeups;
             t.cpu_ns += c.cpu_ns;
             t.boosts += c.boosts;
-            t.deadline_misses += c.deadline_misses;
+            t.runq_waits += c.runq_waits;
         }
     }
     total

@@ -94,10 +94,10 @@ pub struct Opts {
     pub no_policy: bool,
 
     /// How long a classified thread (input, audio, compositor, GPU submit,
-    /// game) may wait to run before the wait is reported as a deadline
-    /// miss, in microseconds.
+    /// game) may wait on the run queue before the wait is reported as a
+    /// runq-wait event, in microseconds.
     #[arg(long, default_value_t = 4_000, value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
-    pub miss_wait_us: u64,
+    pub runq_wait_us: u64,
 
     /// Print input events live, as their handlers read them, with the
     /// latency from the kernel stamping each to its handler reading it.
@@ -105,7 +105,7 @@ pub struct Opts {
     pub watch_input: bool,
 
     /// Print events of these streams live: input, frame, gpu-submit,
-    /// deadline-miss, exec (comma-separated).
+    /// runq-wait, exec (comma-separated).
     #[arg(long, value_name = "STREAMS", value_delimiter = ',', value_parser = parse_stream)]
     pub watch_events: Vec<String>,
 
@@ -224,8 +224,8 @@ impl Opts {
         self.chain_window_us * 1000
     }
 
-    pub fn miss_wait_ns(&self) -> u64 {
-        self.miss_wait_us * 1000
+    pub fn runq_wait_ns(&self) -> u64 {
+        self.runq_wait_us * 1000
     }
 
     /// The event streams to print live: `--watch-events`, plus input for
@@ -240,7 +240,7 @@ impl Opts {
 }
 
 /// The event streams `--watch-events` knows, as named in docs/events.md.
-pub const STREAMS: [&str; 5] = ["input", "frame", "gpu-submit", "deadline-miss", "exec"];
+pub const STREAMS: [&str; 5] = ["input", "frame", "gpu-submit", "runq-wait", "exec"];
 
 fn parse_stream(s: &str) -> Result<String, String> {
     if STREAMS.contains(&s) {
@@ -377,11 +377,11 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::ValueValidation);
         assert!(err.to_string().contains("unknown stream 'frames'"), "{err}");
         assert_eq!(
-            parse(&["--miss-wait-us", "99"]).unwrap_err().kind(),
+            parse(&["--runq-wait-us", "99"]).unwrap_err().kind(),
             ErrorKind::ValueValidation
         );
         assert_eq!(
-            parse(&["--miss-wait-us", "250"]).unwrap().miss_wait_ns(),
+            parse(&["--runq-wait-us", "250"]).unwrap().runq_wait_ns(),
             250_000
         );
     }

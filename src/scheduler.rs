@@ -175,7 +175,7 @@ impl<'obj> Scheduler<'obj> {
             rodata.cpu_fast[cpu] = u8::from(fast);
             rodata.cpu_llc[cpu] = llc;
         }
-        rodata.miss_wait_ns = opts.miss_wait_ns();
+        rodata.runq_wait_ns = opts.runq_wait_ns();
         if let Some(comm) = &opts.game_comm {
             rodata.game_comm = classes::comm_bytes(comm);
             rodata.game_comm_set = true;
@@ -534,12 +534,12 @@ impl Scheduler<'_> {
             Ok(counts) => {
                 for (name, c) in classes::CLASS_NAMES.iter().zip(counts.iter()) {
                     info!(
-                        "class {name}: threads={} wakeups={} cpu={:.1}ms boosts={} deadline-misses={}",
+                        "class {name}: threads={} wakeups={} cpu={:.1}ms boosts={} runq-waits={}",
                         c.threads,
                         c.wakeups,
                         c.cpu_ns as f64 / 1e6,
                         c.boosts,
-                        c.deadline_misses
+                        c.runq_waits
                     );
                 }
             }
@@ -580,7 +580,7 @@ fn ring_kind(map_name: &str) -> Option<Kind> {
     match map_name {
         "frame_events" => Some(Kind::Frame),
         "gpu_events" => Some(Kind::GpuSubmit),
-        "miss_events" => Some(Kind::DeadlineMiss),
+        "runq_wait_events" => Some(Kind::RunqWait),
         "proc_events" => Some(Kind::Proc),
         "class_events" => Some(Kind::Class),
         n if n.starts_with("input_ring_") => Some(Kind::Input),

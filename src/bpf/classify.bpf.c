@@ -164,6 +164,11 @@ __hidden bool classify_knows_process(u32 tgid)
 	       bpf_map_lookup_elem(&audio_tgids, &tgid);
 }
 
+__hidden bool classify_is_game(u32 tgid)
+{
+	return bpf_map_lookup_elem(&game_tgids, &tgid);
+}
+
 /* The per-process classes of @tgid, noting in @tctx how each was given. */
 static u32 process_classes(struct task_ctx *tctx, u32 tgid)
 {
@@ -319,7 +324,7 @@ __hidden void classify_select_cpu(struct task_struct *p)
 	mark_audio_wakee(p);
 }
 
-/* Count a boost or a deadline miss for every class in @mask. */
+/* Count a boost or a run-queue wait over the bound for every class in @mask. */
 __hidden void classify_count(u32 mask, bool boost)
 {
 	struct class_stats *stats = this_cpu_class_stats();
@@ -333,7 +338,7 @@ __hidden void classify_count(u32 mask, bool boost)
 		if (boost)
 			stats->c[c].boosts++;
 		else
-			stats->c[c].deadline_misses++;
+			stats->c[c].runq_waits++;
 	}
 }
 
@@ -455,7 +460,7 @@ int BPF_PROG(compositor_atomic, void *dev, void *data, void *file_priv, int ret)
 		return 0;
 	if (!ret)
 		mark_current_process(&compositor_tgids, GAMER_VIA_DRM_ATOMIC);
-	events_frame(task_ctx(bpf_get_current_task_btf()), ret);
+	events_commit(task_ctx(bpf_get_current_task_btf()), ret);
 	return 0;
 }
 
@@ -466,7 +471,7 @@ int BPF_PROG(compositor_page_flip, void *dev, void *data, void *file_priv, int r
 		return 0;
 	if (!ret)
 		mark_current_process(&compositor_tgids, GAMER_VIA_DRM_PAGE_FLIP);
-	events_frame(task_ctx(bpf_get_current_task_btf()), ret);
+	events_commit(task_ctx(bpf_get_current_task_btf()), ret);
 	return 0;
 }
 

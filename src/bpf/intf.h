@@ -93,8 +93,8 @@ struct class_counters {
 	 * than a plain task's, because of its class (the policy's tiers).
 	 */
 	u64 boosts;
-	/* Deadline-miss events of threads holding the class. */
-	u64 deadline_misses;
+	/* Run-queue waits over the bound (runq-wait events) of threads holding the class. */
+	u64 runq_waits;
 };
 
 /* The per-CPU value of the class counters map, one entry per class. */
@@ -126,7 +126,7 @@ enum gamer_ring {
 	GAMER_RING_INPUT,
 	GAMER_RING_FRAME,
 	GAMER_RING_GPU_SUBMIT,
-	GAMER_RING_DEADLINE_MISS,
+	GAMER_RING_RUNQ_WAIT,
 	GAMER_RING_PROC,
 	GAMER_RING_CLASS,
 	GAMER_NR_RINGS,
@@ -153,23 +153,36 @@ struct input_event_rec {
 	u32 pad;
 };
 
-/* A frame put on the display by a compositor (a DRM commit or flip). */
+/*
+ * A frame presented: the kernel delivered a page flip's completion event
+ * to the process that asked for it, at the vblank that put it on screen.
+ */
 struct frame_event {
-	/* When the commit returned, CLOCK_MONOTONIC ns. */
+	/* The kernel's timestamp of that vblank, CLOCK_MONOTONIC ns. */
 	u64 ts_ns;
-	/* Since this process's previous frame; 0 for its first. */
+	/* When the completion event was delivered, CLOCK_MONOTONIC ns. */
+	u64 delivered_ns;
+	/* Since the previous presented frame on this CRTC; 0 for its first. */
 	u64 interval_ns;
-	/* From the latest GPU submit by any thread to this commit; 0 if none yet. */
+	/* The vblank sequence number of the presentation. */
+	u64 seq;
+	/* From the latest GPU submit by any thread to the presentation; 0 if none yet. */
 	u64 submit_to_present_ns;
-	/* From the committing thread waking up to its commit returning. */
+	/* For the process's latest accepted commit: from its thread waking to the commit returning. */
 	u64 compositor_latency_ns;
+	/* The process the event was delivered to (the DRM file's owner). */
 	u32 tgid;
+	/* Its thread whose commit or flip was last accepted; 0 if none was seen. */
 	u32 tid;
+	/* The CRTC's index on its device, as the drm_vblank_event tracepoints give it. */
+	u32 crtc;
+	/* Vblanks that passed without a frame since the previous one on this CRTC. */
+	u32 missed;
 	/* Commits refused as busy (-EBUSY: the previous flip still pending)
-	 * since this process's previous frame: frames that did not make it. */
+	 * by this process since its previous presented frame. */
 	u32 dropped;
-	/* 1 when the interval is over 1.5 times this process's average. */
-	u32 vsync_missed;
+	/* 1 when the process is in the game class. */
+	u32 game;
 };
 
 /* Which driver a GPU submit went through. */
@@ -215,13 +228,13 @@ struct gpu_submit_event {
  * becoming runnable (a wakeup, or losing its CPU while still runnable) to
  * running.
  */
-struct deadline_miss_event {
+struct runq_wait_event {
 	u64 ts_ns;
-	/* The longest wait its class allows, and the wait it had, ns. */
-	u64 expected_ns;
-	u64 actual_ns;
-	/* actual_ns - expected_ns */
-	u64 miss_ns;
+	/* The bound (--runq-wait-us), and the wait it had, ns. */
+	u64 bound_ns;
+	u64 wait_ns;
+	/* wait_ns - bound_ns */
+	u64 over_ns;
 	u32 tid;
 	u32 tgid;
 	/* The class mask (1 << enum gamer_class) it held. */
