@@ -45,7 +45,13 @@ fn main() -> ExitCode {
             std::path::Path::new("/proc"),
             std::path::Path::new(detect::RUN_USER),
         );
-        return match detect::write_game_candidates(proc_root, run_user, &mut std::io::stdout()) {
+        let eligible = detect::seat::current(std::path::Path::new(detect::seat::SEATS_DIR));
+        return match detect::write_game_candidates(
+            proc_root,
+            run_user,
+            eligible,
+            &mut std::io::stdout(),
+        ) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 error!("listing game candidates: {e}");

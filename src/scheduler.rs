@@ -282,6 +282,7 @@ impl<'obj> Scheduler<'obj> {
             self.proc_maps()?,
             PathBuf::from("/proc"),
             PathBuf::from(detect::RUN_USER),
+            std::path::Path::new(detect::seat::SEATS_DIR),
         );
         if let Some(audio) = worker.audio_watch() {
             events.add_fd_edge(audio.fd(), AUDIO_TOKEN)?;
@@ -423,6 +424,8 @@ impl<'obj> Scheduler<'obj> {
             game_tgids: handle(&self.skel.maps.game_tgids)?,
             audio_tgids: handle(&self.skel.maps.audio_tgids)?,
             proc_tgids: handle(&self.skel.maps.proc_tgids)?,
+            proc_uids: handle(&self.skel.maps.proc_uids)?,
+            proc_use: handle(&self.skel.maps.proc_use)?,
             proc_gen: self.shared.proc_gen,
         })
     }

@@ -44,6 +44,15 @@ enum gamer_consts {
 	GAMER_PATH_LEN		= 128,
 	/* The most CPUs the per-CPU topology tables hold. */
 	GAMER_MAX_CPUS		= 1024,
+	/* How many users the exec filter and the per-user counts hold. */
+	GAMER_MAX_UIDS		= 64,
+	/*
+	 * How many proc_tgids entries BPF makes for one user's processes at
+	 * once: a quarter of the map, so no user fills it for the others.
+	 */
+	GAMER_PROC_PER_UID	= 1024,
+	/* In proc_uids: execs of every user are candidates (no logind seat). */
+	GAMER_UID_ANY		= 0xffffffff,
 };
 
 /*
@@ -247,6 +256,8 @@ struct runq_wait_event {
 enum gamer_proc_kind {
 	GAMER_PROC_EXEC,
 	GAMER_PROC_EXIT,
+	/* A process of a user in proc_uids made a UNIX socket listen. */
+	GAMER_PROC_LISTEN,
 };
 
 /*
@@ -284,6 +295,30 @@ enum gamer_proc_flag {
 	GAMER_PROC_WATCH	= 1,
 	/* An exec of it was reported: report its exit too. */
 	GAMER_PROC_REPORTED	= 2,
+	/*
+	 * Report the execs of its own children, without making entries for
+	 * them: a service manager whose socket-activated server is to come.
+	 */
+	GAMER_PROC_CHILDREN	= 4,
+	/* BPF made this entry and counts it in proc_use against .uid. */
+	GAMER_PROC_COUNTED	= 8,
+};
+
+/* A proc_tgids value. */
+struct gamer_proc_entry {
+	/* enum gamer_proc_flag bits */
+	u32 flags;
+	/* The real uid of the process when the entry was made. */
+	u32 uid;
+};
+
+/* A proc_use value: one user's share of proc_tgids. */
+struct gamer_proc_use {
+	/* Entries BPF made for this user's processes that are still there. */
+	u32 entries;
+	u32 pad;
+	/* Execs not reported because the user had GAMER_PROC_PER_UID entries. */
+	u64 refused;
 };
 
 /*

@@ -110,7 +110,7 @@ impl Event {
 
 /// Copy a plain C record out of `data`. The types are bindgen's, made of
 /// integers and byte arrays only, so every bit pattern is a valid value.
-fn read<T: Copy>(data: &[u8]) -> Option<T> {
+pub(crate) fn read<T: Copy>(data: &[u8]) -> Option<T> {
     if data.len() < size_of::<T>() {
         return None;
     }
