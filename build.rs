@@ -12,6 +12,7 @@ fn main() {
         .enable_intf("src/bpf/intf.h", "bpf_intf.rs")
         .enable_skel("src/bpf/main.bpf.c", "bpf")
         .add_source("src/bpf/classify.bpf.c")
+        .add_source("src/bpf/drivers.bpf.c")
         .add_source("src/bpf/policy.bpf.c")
         .add_source("src/bpf/topology.bpf.c")
         .add_source("src/bpf/events.bpf.c")

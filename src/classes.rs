@@ -37,6 +37,21 @@ pub struct ProcEntry {
     pub pid: u32,
     pub ppid: u32,
     pub comm: String,
+    /// The name of the program file it runs (/proc/<pid>/exe), cut as the
+    /// kernel cuts a name at exec; empty when unknown (kernel threads).
+    /// Unlike `comm`, the process cannot change it with PR_SET_NAME.
+    pub exec_name: String,
+}
+
+/// The name the kernel gives a process that execs @file: its last path
+/// component, cut to the GAMER_COMM_LEN - 1 bytes a comm holds.
+pub fn exec_name_of(file: &Path) -> String {
+    let name = file
+        .file_name()
+        .map(|n| n.as_encoded_bytes())
+        .unwrap_or_default();
+    let max = bpf_intf::gamer_consts_GAMER_COMM_LEN as usize - 1;
+    String::from_utf8_lossy(&name[..name.len().min(max)]).into_owned()
 }
 
 /// Parse /proc/<pid>/stat. The name sits in parentheses and may itself hold
@@ -49,7 +64,12 @@ pub fn parse_stat(stat: &str) -> Option<ProcEntry> {
     let mut rest = stat[close + 1..].split_whitespace();
     let _state = rest.next()?;
     let ppid = rest.next()?.parse().ok()?;
-    Some(ProcEntry { pid, ppid, comm })
+    Some(ProcEntry {
+        pid,
+        ppid,
+        comm,
+        exec_name: String::new(),
+    })
 }
 
 /// Every process now running, read once from `proc_root`.
@@ -60,13 +80,19 @@ pub fn scan_processes(proc_root: &Path) -> Vec<ProcEntry> {
     dir.filter_map(|e| {
         let e = e.ok()?;
         e.file_name().to_str()?.parse::<u32>().ok()?;
-        parse_stat(&fs::read_to_string(e.path().join("stat")).ok()?)
+        let mut p = parse_stat(&fs::read_to_string(e.path().join("stat")).ok()?)?;
+        if let Ok(exe) = fs::read_link(e.path().join("exe")) {
+            p.exec_name = exec_name_of(&exe);
+        }
+        Some(p)
     })
     .collect()
 }
 
 /// The processes that make up the game: those named by PID, their
-/// descendants, and those whose name is `comm`.
+/// descendants, and those running a program file named `comm` (the name an
+/// exec under it gets, which the exec hook matches; never the current comm,
+/// which any process can set for itself).
 pub fn game_processes(procs: &[ProcEntry], pids: &[u32], comm: Option<&str>) -> Result<Vec<u32>> {
     let known: HashSet<u32> = procs.iter().map(|p| p.pid).collect();
     for pid in pids {
@@ -83,7 +109,7 @@ pub fn game_processes(procs: &[ProcEntry], pids: &[u32], comm: Option<&str>) -> 
     todo.extend(
         procs
             .iter()
-            .filter(|p| Some(p.comm.as_str()) == comm)
+            .filter(|p| Some(p.exec_name.as_str()) == comm)
             .map(|p| p.pid),
     );
     while let Some(pid) = todo.pop() {
@@ -179,7 +205,8 @@ mod tests {
             ProcEntry {
                 pid: 1234,
                 ppid: 99,
-                comm: "Web Content (x)".into()
+                comm: "Web Content (x)".into(),
+                exec_name: String::new(),
             }
         );
         assert_eq!(parse_stat("garbage"), None);
@@ -190,6 +217,7 @@ mod tests {
             pid,
             ppid,
             comm: comm.into(),
+            exec_name: comm.into(),
         };
         vec![
             p(1, 0, "init"),
@@ -223,6 +251,31 @@ mod tests {
         assert!(game_processes(&tree(), &[], Some("nothing"))
             .unwrap()
             .is_empty());
+    }
+
+    #[test]
+    fn game_comm_ignores_a_process_that_renamed_itself() {
+        let mut procs = tree();
+        procs.push(ProcEntry {
+            pid: 60,
+            ppid: 1,
+            comm: "hl2_linux".into(),
+            exec_name: "python3".into(),
+        });
+        assert_eq!(
+            game_processes(&procs, &[], Some("hl2_linux")).unwrap(),
+            vec![50]
+        );
+    }
+
+    #[test]
+    fn exec_names_are_cut_like_a_comm() {
+        assert_eq!(exec_name_of(Path::new("/opt/game/hl2_linux")), "hl2_linux");
+        assert_eq!(
+            exec_name_of(Path::new("/x/a_very_long_program_name")),
+            "a_very_long_pro"
+        );
+        assert_eq!(exec_name_of(Path::new("/")), "");
     }
 
     #[test]

@@ -46,8 +46,9 @@ pub struct Opts {
     #[arg(long, value_name = "PID", value_parser = clap::value_parser!(u32).range(1..=4_194_304))]
     pub game_pid: Vec<u32>,
 
-    /// Treat processes with this name (as in /proc/PID/comm, at most 15
-    /// bytes), running now or started later, as the game.
+    /// Treat processes that run a program file of this name (the name an
+    /// exec gives /proc/PID/comm, at most 15 bytes), running now or started
+    /// later, as the game. A process renaming itself is not matched.
     #[arg(long, value_name = "NAME", value_parser = parse_comm)]
     pub game_comm: Option<String>,
 

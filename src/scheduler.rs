@@ -69,6 +69,7 @@ pub const STAT_NAMES: [&str; bpf_intf::gamer_stat_NR_GSTATS as usize] = [
     "preempt-kick",
     "starve-guard",
     "aged",
+    "input-tier",
 ];
 
 /// The BPF .bss variables userspace writes while the scheduler runs. BPF

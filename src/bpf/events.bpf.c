@@ -102,6 +102,26 @@ struct input_event_user {
 /* x86's marker of a 32-bit task inside a syscall (asm/thread_info.h). */
 #define TS_COMPAT	0x0002
 
+/* thread_info.status exists on x86 only; CO-RE says whether this kernel has it. */
+struct thread_info___x86 {
+	u32 status;
+} __attribute__((preserve_access_index));
+
+/*
+ * Whether the current read() is a 32-bit task's, whose struct input_event
+ * is smaller. On x86 the syscall's own marker says so exactly. Elsewhere
+ * (arm64) a 32-bit process has an address space of at most 4 GiB, which
+ * every architecture's mm_struct records.
+ */
+static bool compat_reader(struct task_struct *cur)
+{
+	struct thread_info___x86 *ti = (void *)&cur->thread_info;
+
+	if (bpf_core_field_exists(ti->status))
+		return BPF_CORE_READ(ti, status) & TS_COMPAT;
+	return BPF_CORE_READ(cur, mm, task_size) <= (1ULL << 32);
+}
+
 /*
  * A read() of evdev device @file returned @nbytes of events into @ubuf:
  * report each, with how long it took from the kernel stamping it to now.
@@ -117,7 +137,7 @@ __hidden void events_input_read(struct file *file, const void *ubuf, long nbytes
 	int i;
 
 	/* 32-bit readers get a smaller struct input_event; not decoded here. */
-	if (cur->thread_info.status & TS_COMPAT)
+	if (compat_reader(cur))
 		return;
 	ring = input_ring_of(cpu);
 	if (!ring)

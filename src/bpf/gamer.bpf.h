@@ -3,7 +3,8 @@
  * What the BPF files of scx_gamer share with each other but not with
  * userspace: the per-task context and the functions one file calls in
  * another. main.bpf.c is the scheduler; classify.bpf.c works out which class
- * each thread belongs to.
+ * each thread belongs to, from the evidence of the hooks in drivers.bpf.c
+ * and its own.
  */
 #ifndef __SCX_GAMER_BPF_H
 #define __SCX_GAMER_BPF_H
@@ -94,6 +95,9 @@ void classify_exit_task(struct task_struct *p);
 bool classify_knows_process(u32 tgid);
 bool classify_is_game(u32 tgid);
 void classify_count(u32 mask, bool boost);
+/* For the driver hooks of drivers.bpf.c. */
+void classify_mark_current(enum gamer_class class, enum gamer_class_via via);
+bool classify_current_in_game(void);
 
 /* Defined in events.bpf.c: every ringbuf record is made there. */
 void events_input_read(struct file *file, const void *ubuf, long nbytes);

@@ -348,6 +348,8 @@ enum gamer_stat {
 	GSTAT_STARVE_GUARD,
 	/* A task had waited longer than --max-wait-ms: run out of turn. */
 	GSTAT_AGED,
+	/* A game thread queued in the input tier: the game or compositor read input lately. */
+	GSTAT_INPUT_TIER,
 	NR_GSTATS,
 };
 
