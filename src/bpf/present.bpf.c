@@ -19,6 +19,34 @@
 #include <scx/common.bpf.h>
 #include "gamer.bpf.h"
 
+/*
+ * The few DRM fields read here, as local CO-RE flavours: libbpf matches
+ * them by name against the running kernel's BTF (the drm module's), and
+ * they do not depend on the DRM types being in the vmlinux.h this is
+ * compiled against (arm64's has none, since DRM is a module there).
+ */
+struct drm_device;
+
+struct drm_file___present {
+	struct pid *pid;
+} __attribute__((preserve_access_index));
+
+struct drm_pending_event___present {
+	struct drm_file___present *file_priv;
+} __attribute__((preserve_access_index));
+
+struct drm_event___present {
+	u32 type;
+} __attribute__((preserve_access_index));
+
+struct drm_pending_vblank_event___present {
+	struct drm_pending_event___present base;
+	unsigned int pipe;
+	union {
+		struct drm_event___present base;
+	} event;
+} __attribute__((preserve_access_index));
+
 /* DRM_EVENT_FLIP_COMPLETE from the DRM uapi: a page flip's completion. */
 #define DRM_EVENT_FLIP_COMPLETE	0x02
 
@@ -43,7 +71,7 @@ struct {
 } crtc_states SEC(".maps");
 
 /* The process a DRM file belongs to: DRM keeps its opener's (or latest user's) TGID. */
-static u32 drm_file_tgid(struct drm_file *file)
+static u32 drm_file_tgid(struct drm_file___present *file)
 {
 	struct pid *pid = BPF_CORE_READ(file, pid);
 
@@ -51,13 +79,13 @@ static u32 drm_file_tgid(struct drm_file *file)
 }
 
 SEC("?fentry/send_vblank_event")
-int BPF_PROG(present_flip, struct drm_device *dev, struct drm_pending_vblank_event *e,
+int BPF_PROG(present_flip, struct drm_device *dev, struct drm_pending_vblank_event___present *e,
 	     u64 seq, s64 now)
 {
 	struct crtc_key key = { .dev = (u64)dev, .pipe = BPF_CORE_READ(e, pipe) };
 	struct crtc_state *st, fresh = {};
 	struct frame_event draft = {};
-	struct drm_file *file = BPF_CORE_READ(e, base.file_priv);
+	struct drm_file___present *file = BPF_CORE_READ(e, base.file_priv);
 
 	/*
 	 * A vblank wait's event (drmWaitVBlank) is not a frame, and the
