@@ -102,9 +102,14 @@ record_failure() {
 		"$1" "$BENCH_BOOT" "$rep" "$2" | tee -a "$results"
 }
 
-# The last line of scheduler $1's log that says anything: its own reason.
+# Scheduler $1's own reason from its log: the kernel's exit line (the scx
+# crates print "EXIT: <reason>" after a dump of counters) when there is one,
+# else the last line that says anything.
 log_reason() {
-	grep -v '^[[:space:]]*$' "$VM_OUT/$1.log" 2>/dev/null | tail -n 1 | cut -c 1-200
+	local why
+	why=$(grep -E 'EXIT: ' "$VM_OUT/$1.log" 2>/dev/null | tail -n 1)
+	[ -n "$why" ] || why=$(grep -v '^[[:space:]]*$' "$VM_OUT/$1.log" 2>/dev/null | tail -n 1)
+	printf '%s\n' "$why" | cut -c 1-200
 }
 
 # Attach scheduler $1 (eevdf: none) and wait until sched_ext is enabled
