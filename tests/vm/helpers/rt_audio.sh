@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A measurement, not in the suite (scripts/test-vm.sh runs tests/vm/*.sh
-# only), because scx_gamer does not meet its bound yet (docs/reliability.md):
+# only), because scx_gamer missed its bound in one of two runs
+# (docs/reliability.md):
 #   scripts/vm-run.sh -- bash tests/vm/helpers/rt_audio.sh
 # An audio-like SCHED_FIFO 50 thread (1 ms every 5 ms, pinned to CPU 0)
 # next to a game whose two pairs of threads hand frames back and forth
