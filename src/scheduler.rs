@@ -276,7 +276,7 @@ impl<'obj> Scheduler<'obj> {
             TimerSetTimeFlags::empty(),
         )
         .context("arming the tick timer")?;
-        events.add_fd(tick.as_fd(), TICK_TOKEN)?;
+        events.add_tick(tick.as_fd(), TICK_TOKEN)?;
         self.update_tai_offset();
 
         let worker = detect::worker::Worker::new(

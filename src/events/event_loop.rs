@@ -11,9 +11,11 @@
 // syscall is epoll_wait itself, which the loop counts.
 //
 // The producers wake the loop only when a ringbuf is half full (see
-// events.bpf.c); below that the loop drains on its own timeout. The timeout
-// adapts: short while events flow, growing while none come, so an idle
-// desktop costs a few wakeups a second.
+// events.bpf.c); below that the loop drains on its own timeout while
+// events flow. Once a drain finds the rings empty the scheduler's loop
+// waits with no timeout at all (its own 1 s tick is in the set and drains
+// too), so an idle desktop costs no timed wakeup; a loop without such a
+// tick (`add_tick`) backs off to MAX_DRAIN instead.
 
 use std::os::fd::BorrowedFd;
 use std::time::Duration;
@@ -34,7 +36,8 @@ use super::ring::Ring;
 /// person reads, and a slower drain keeps the scheduler's own process off
 /// the CPUs the game is using (docs/events.md).
 pub const MIN_DRAIN: Duration = Duration::from_millis(50);
-/// The drain timeout after a long quiet spell.
+/// The drain timeout after a long quiet spell, for a loop that has no tick
+/// of its own (see `add_tick`).
 pub const MAX_DRAIN: Duration = Duration::from_millis(160);
 
 /// The token epoll reports for any ringbuf.
@@ -125,7 +128,11 @@ pub struct EventLoop {
     epoll: Epoll,
     rings: Vec<(Kind, Ring)>,
     dispatch: Dispatch,
-    timeout: Duration,
+    /// None: wait until a ring wakes the loop or another fd is ready.
+    timeout: Option<Duration>,
+    /// The longest drain timeout; None: none at all once the rings are
+    /// empty.
+    max_drain: Option<Duration>,
     syscalls: u64,
     wakeups: u64,
     ready: [u64; MAX_READY],
@@ -160,7 +167,8 @@ impl EventLoop {
                 consumers,
                 ..Default::default()
             },
-            timeout: MIN_DRAIN,
+            timeout: Some(MIN_DRAIN),
+            max_drain: Some(MAX_DRAIN),
             syscalls: 0,
             wakeups: 0,
             ready: [0; MAX_READY],
@@ -194,6 +202,16 @@ impl EventLoop {
             .context("adding an fd to the epoll set")
     }
 
+    /// Watch `fd`, a periodic timer (the scheduler's 1 s tick), like
+    /// `add_fd`. Each of its expiries drains the rings, which bounds how
+    /// long a trickle below the wake threshold waits, so from now on a drain
+    /// that finds every ring empty is followed by a wait with no timeout.
+    pub fn add_tick(&mut self, fd: BorrowedFd<'_>, token: u64) -> Result<()> {
+        self.add_fd(fd, token)?;
+        self.max_drain = None;
+        Ok(())
+    }
+
     /// Another consumer, from now on.
     pub fn add_consumer(&mut self, c: Consumer) {
         self.dispatch.consumers.push(c);
@@ -210,7 +228,10 @@ impl EventLoop {
     /// other fds that are ready.
     pub fn wait(&mut self) -> Result<&[u64]> {
         let mut events = [EpollEvent::empty(); MAX_READY];
-        let timeout = EpollTimeout::try_from(self.timeout).unwrap_or(EpollTimeout::NONE);
+        let timeout = self
+            .timeout
+            .and_then(|t| EpollTimeout::try_from(t).ok())
+            .unwrap_or(EpollTimeout::NONE);
         self.syscalls += 1;
         let n = match self.epoll.wait(&mut events, timeout) {
             Ok(n) => n,
@@ -237,11 +258,7 @@ impl EventLoop {
             .iter()
             .map(|(kind, ring)| ring.drain(|data| dispatch.on_record(*kind, data)))
             .sum();
-        self.timeout = if n > 0 {
-            MIN_DRAIN
-        } else {
-            (self.timeout * 2).min(MAX_DRAIN)
-        };
+        self.timeout = next_timeout(self.timeout, n, self.max_drain);
         n
     }
 
@@ -265,6 +282,17 @@ impl EventLoop {
     }
 }
 
+/// The drain timeout after a drain that read `drained` records: MIN_DRAIN
+/// while records come; when none came, twice the last one up to `max`, or
+/// no timeout at all when there is no `max`.
+fn next_timeout(last: Option<Duration>, drained: usize, max: Option<Duration>) -> Option<Duration> {
+    if drained > 0 {
+        return Some(MIN_DRAIN);
+    }
+    let max = max?;
+    Some(last.map_or(max, |t| (t * 2).min(max)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,6 +306,22 @@ mod tests {
 
     fn frame_bytes() -> Vec<u8> {
         vec![0u8; std::mem::size_of::<super::super::records::FrameEvent>()]
+    }
+
+    #[test]
+    fn records_keep_the_drain_short_and_quiet_ends_the_timeout() {
+        assert_eq!(next_timeout(None, 3, None), Some(MIN_DRAIN));
+        // The first empty drain after a flow ends the timed waits.
+        assert_eq!(next_timeout(Some(MIN_DRAIN), 0, None), None);
+        assert_eq!(next_timeout(None, 0, None), None);
+    }
+
+    #[test]
+    fn without_a_tick_quiet_backs_off_to_max_drain() {
+        let max = Some(MAX_DRAIN);
+        assert_eq!(next_timeout(Some(MIN_DRAIN), 0, max), Some(MIN_DRAIN * 2));
+        assert_eq!(next_timeout(Some(MAX_DRAIN), 0, max), max);
+        assert_eq!(next_timeout(Some(MAX_DRAIN), 1, max), Some(MIN_DRAIN));
     }
 
     #[test]

@@ -9,6 +9,8 @@
 #  - scx_gamer's CPU time over the flood (utime+stime, /proc/<pid>/stat) and
 #    its peak RSS growth (VmHWM, /proc/<pid>/status) stay under the bounds
 #    below;
+#  - $LIVE live.exe held at once: the execs past the user's share of 1024
+#    tracked processes are refused and counted;
 #  - a real Proton-style launch by the same user is still a game.
 . "$(dirname "$0")/lib.sh"
 log="$VM_WORK"/sched.log
@@ -16,24 +18,42 @@ detect_setup 1000
 gcc -static -nostdlib -O2 -o "$VM_WORK/x.exe" -x c - <<'C' || fail "building x.exe"
 void _start(void) { __asm__ volatile("mov $231, %eax; xor %edi, %edi; syscall"); }
 C
+# live.exe waits in pause() until it is killed: a candidate that stays.
+gcc -static -nostdlib -O2 -o "$VM_WORK/live.exe" -x c - <<'C' || fail "building live.exe"
+void _start(void) { for (;;) __asm__ volatile("mov $34, %%eax; syscall" ::: "rax", "rcx", "r11", "memory"); }
+C
 gcc -O2 -o "$VM_WORK/spawn" -x c - <<'C' || fail "building the spawner"
+#include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <sys/wait.h>
+/* spawn PATH N: N execs of PATH one after the other; spawn PATH N HOLD_S:
+ * N at once, held for HOLD_S seconds, then killed. */
 int main(int argc, char **argv)
 {
 	char *args[] = { argv[1], NULL }, *env[] = { NULL };
-	int i, n = atoi(argv[2]);
-	pid_t pid;
+	int i, n = atoi(argv[2]), hold = argc > 3 ? atoi(argv[3]) : -1;
+	pid_t pid, *kids = calloc(n, sizeof(pid_t));
 
 	for (i = 0; i < n; i++) {
-		if (posix_spawn(&pid, argv[1], NULL, NULL, args, env) || waitpid(pid, NULL, 0) != pid)
+		if (posix_spawn(&pid, argv[1], NULL, NULL, args, env))
 			return 1;
+		if (hold < 0 && waitpid(pid, NULL, 0) != pid)
+			return 1;
+		kids[i] = pid;
 	}
+	if (hold < 0)
+		return 0;
+	sleep(hold);
+	for (i = 0; i < n; i++)
+		kill(kids[i], SIGKILL);
+	for (i = 0; i < n; i++)
+		waitpid(kids[i], NULL, 0);
 	return 0;
 }
 C
-chmod a+rx "$VM_WORK/x.exe" "$VM_WORK/spawn"
+chmod a+rx "$VM_WORK/x.exe" "$VM_WORK/live.exe" "$VM_WORK/spawn"
 make_fake_launch "$VM_WORK/user"
 set_seat0 c1 1000
 # Under TCG each exec and the work it causes take some 50 ms: 1000 keep the
@@ -66,6 +86,15 @@ cpu_s=$(awk -v a="$cpu0" -v b="$cpu1" -v hz="$hz" 'BEGIN { printf "%.2f", (b - a
 grow_kb=$((hwm1 - hwm0))
 echo "flood: $N execs in $flood_s s; scx_gamer used $cpu_s s of CPU; VmHWM $hwm0 -> $hwm1 kB (+$grow_kb), VmRSS $rss1 kB"
 
+# The share: LIVE candidates alive at once, more than the user's share of
+# proc_tgids (GAMER_PROC_PER_UID, 1024): the execs past it are refused and
+# counted. Racing CPUs may overshoot the share.
+LIVE=1124
+note "$LIVE live.exe held at once by uid 1000"
+setpriv --reuid=1000 --regid=1000 --clear-groups "$VM_WORK/spawn" "$VM_WORK/live.exe" "$LIVE" 3 ||
+	fail "the held flood failed"
+sleep 2
+
 note "a real launch after the flood"
 fake_proton_launch 1000 "$VM_WORK/user" "$VM_WORK/out/game.pid" "sleep 2; true"
 game=$(cat out/game.pid)
@@ -75,6 +104,14 @@ grep -E 'game detected|events:|channel detect|not reported' "$log" || true
 
 grep -qE "game detected: tgid $game \(Game.exe\)" "$log" || fail "the launch after the flood ($game) was not detected"
 echo "ok: the launch after the flood ($game) is a game"
+
+refused=$(sed -n 's/.*uid 1000: \([0-9]*\) execs not reported.*/\1/p' "$log")
+[ -n "$refused" ] || fail "no execs of uid 1000 were counted as over its share"
+# At least half the overflow: one run on 2 vCPUs let 4 execs past the
+# share (96 refused of 100).
+[ "$refused" -ge $(((LIVE - 1024) / 2)) ] && [ "$refused" -le $((LIVE - 1024)) ] ||
+	fail "$refused execs counted over the share, expected $(((LIVE - 1024) / 2)) to $((LIVE - 1024))"
+echo "ok: $refused of $LIVE held execs counted over uid 1000's share of 1024"
 
 # Each x.exe gives an exec and an exit event.
 line=$(grep -E 'events: .* exec=[0-9]+ \(dropped [0-9]+\)' "$log") || fail "no event counts in the log"
