@@ -88,7 +88,8 @@ done
 started=$SECONDS
 scripts/setup-vm.sh
 cargo build --release --locked -p scx_gamer -p gamesim
-bin=$CACHE/bench-bin
+bin=$src/target/bench-bin
+rm -rf "$bin"
 mkdir -p "$bin"
 cp target/release/scx_gamer target/release/gamesim "$bin/"
 
