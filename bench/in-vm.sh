@@ -2,10 +2,12 @@
 # The guest half of bench/run.sh, one VM boot: for each repetition and each
 # scheduler (rotated by boot and repetition so none always goes first),
 # attach the scheduler once, then for each scenario start the background
-# load, run gamesim, and record gamesim's numbers with the load's own
-# throughput and what the scheduler cost (bench/sched-cost.py). Attaching
-# once per repetition matters under TCG, where scx_lavd takes about a
-# minute to pass the verifier.
+# load, run the game (gamesim, or for the kmscube-* scenarios Debian's
+# kmscube on virtio-gpu, timed by tests/vm/helpers/kmscube_frames.sh from
+# the kernel's presentation tracepoints), and record its numbers with the
+# load's own throughput and what the scheduler cost (bench/sched-cost.py).
+# Attaching once per repetition matters under TCG, where scx_lavd takes
+# about a minute to pass the verifier.
 #
 # Reads from the environment (set by bench/run.sh):
 #   BENCH_SCHEDS     e.g. "eevdf scx_gamer scx_bpfland scx_lavd"
@@ -13,7 +15,7 @@
 #   BENCH_REPS       repetitions in this boot
 #   BENCH_BOOT       this boot's number (1, 2, ...), recorded and used to
 #                    rotate the order
-#   BENCH_SECONDS    gamesim seconds per run, or empty for each scenario's own
+#   BENCH_SECONDS    game seconds per run, or empty for each scenario's own
 #   BENCH_BIN        directory holding scx_gamer, gamesim and the peers
 # Writes $VM_OUT/results.jsonl, one JSON object per run; a scheduler that
 # does not attach, or is ejected, gets a record with "failed" holding the
@@ -28,27 +30,39 @@ dmesg -C
 # Per-program run time and count in each prog fd's fdinfo (sched-cost.py).
 sysctl -qw kernel.bpf_stats_enabled=1 || fail "cannot enable kernel.bpf_stats_enabled"
 modprobe uinput && modprobe evdev || fail "modprobe uinput evdev failed"
+# The real renderer draws onto virtio-gpu's display (bench/run.sh adds the
+# device when a kmscube-* scenario is asked for); it must be card0, so it
+# comes before vgem.
+case " $BENCH_SCENARIOS " in *" kmscube-"*) load_virtio_gpu ;; esac
 # The game's submit thread ends each frame with a real GPU submit (vgem).
 modprobe vgem || fail "modprobe vgem failed"
 mkdir -p "$VM_WORK/load" && cd "$VM_WORK/load"
 
-# scenario -> "hz work_ms seconds": the frame loops of the project's targets.
+# scenario -> "game hz work_ms seconds load": the frame loops of the
+# project's targets (gamesim), or kmscube drawing as fast as it can
+# (hz and work_ms unused), and the background load beside it.
 scenario_game() {
 	case "$1" in
-	idle-60 | cpu-hogs) echo "60 4 8" ;;
-	idle-144 | hackbench) echo "144 2 6" ;;
-	build-storm) echo "60 4 8" ;;
+	idle-60) echo "gamesim 60 4 8 idle" ;;
+	cpu-hogs) echo "gamesim 60 4 8 cpu-hogs" ;;
+	idle-144) echo "gamesim 144 2 6 idle" ;;
+	hackbench) echo "gamesim 144 2 6 hackbench" ;;
+	build-storm) echo "gamesim 60 4 8 build-storm" ;;
+	kmscube-idle) echo "kmscube - - 10 idle" ;;
+	kmscube-hogs) echo "kmscube - - 10 cpu-hogs" ;;
+	kmscube-hackbench) echo "kmscube - - 10 hackbench" ;;
+	kmscube-build-storm) echo "kmscube - - 10 build-storm" ;;
 	*) fail "unknown scenario $1" ;;
 	esac
 }
 
-# Start the scenario's load for $2 seconds in the background; its
-# throughput (operations per second) ends up in $VM_WORK/load.ops.
+# Start load $1 for $2 seconds in the background; its throughput
+# (operations per second) ends up in $VM_WORK/load.ops.
 start_load() {
-	local scenario=$1 secs=$2
+	local kind=$1 secs=$2
 	rm -f "$VM_WORK/load.ops"
-	case "$scenario" in
-	idle-*)
+	case "$kind" in
+	idle)
 		# No load: the frame loop alone, to show what the VM itself
 		# costs the game. Under TCG a vCPU can stall for milliseconds
 		# while the host runs something else, and every scheduler misses
@@ -96,6 +110,58 @@ start_load() {
 	LOAD_PID=$!
 }
 
+# kmscube (llvmpipe) under scheduler $2 and load $3: once its warm-up frames
+# are on screen (llvmpipe compiles its shaders for tens of guest seconds
+# first), start the load for $1 + 2 seconds and measure the $1 seconds from
+# 1 s into it, timed from the kernel's presentation tracepoints. Writes the
+# run's "game" JSON to $VM_WORK/kmscube.json; LOAD_PID is the load's. Where
+# the scheduler is scx_gamer (run with --watch-events frame), its own
+# presentation events for kmscube are matched against the tracepoint's
+# frames (crtc, vblank sequence and timestamp, to the nanosecond) and the
+# match goes in as "present_check".
+run_kmscube() {
+	local secs=$1 s=$2 kind=$3 dir=$VM_WORK/kmscube from cube
+	rm -rf "$dir" "$VM_WORK/kmscube.start"
+	from=0
+	[ ! -e "$VM_OUT/$s.log" ] || from=$(wc -l <"$VM_OUT/$s.log")
+	bash "$SCX_GAMER_SRC/tests/vm/helpers/kmscube_frames.sh" --renderer llvmpipe --warmup 5 \
+		--seconds "$secs" --start-file "$VM_WORK/kmscube.start" "$dir" >"$VM_WORK/kmscube.out" 2>&1 &
+	cube=$!
+	# The helper gives up by itself after 300 s of warm-up.
+	while [ ! -e "$VM_WORK/kmscube.start" ] && kill -0 "$cube" 2>/dev/null; do sleep 0.1; done
+	[ -e "$VM_WORK/kmscube.start" ] || { wait "$cube" || true; cat "$VM_WORK/kmscube.out"; fail "kmscube did not warm up under $s"; }
+	start_load "$kind" $((secs + 2))
+	wait "$cube" || { cat "$VM_WORK/kmscube.out"; fail "kmscube_frames.sh failed under $s"; }
+	case "$s" in scx_gamer*)
+		# The event printer runs behind the kernel: let it catch up.
+		sleep 1
+		tail -n +"$((from + 1))" "$VM_OUT/$s.log" |
+			sed -n "s/.* frame crtc=\([0-9]*\) seq=\([0-9]*\) present-ns=\([0-9]*\) tgid=$(cat "$dir/kmscube.pid") .*/\1 \2 \3/p" |
+			sort >"$dir/sched.frames"
+		;;
+	esac
+	python3 - "$dir" >"$VM_WORK/kmscube.json" <<'PY'
+import json, os, sys
+d = sys.argv[1]
+kv = dict(line.strip().split("=", 1) for line in open(os.path.join(d, "summary.txt")) if "=" in line)
+n, m = int(kv["intervals"]), int(kv["vblanks_missed"])
+ms = lambda k: int(kv[k]) / 1000
+game = {"renderer": "kmscube", "frames": int(kv["frames"]), "intervals": n, "vblanks_missed": m,
+        # The share of display refreshes between the first and the last
+        # measured frame that showed no new frame.
+        "missed_ratio": m / (n + m) if n + m else 0.0,
+        "p50_ms": ms("frame_p50_us"), "p99_ms": ms("frame_p99_us"), "p999_ms": ms("frame_p999_us"),
+        "fps_avg": float(kv["fps_avg"]), "one_percent_low_fps": float(kv["fps_1pct_low"])}
+sched = os.path.join(d, "sched.frames")
+if os.path.exists(sched):
+    kernel = {tuple(line.split()) for line in open(os.path.join(d, "frames.txt")) if line.strip()}
+    ours = [tuple(line.split()) for line in open(sched) if line.strip()]
+    game["present_check"] = {"tracepoint": len(kernel), "scheduler": len(ours),
+                             "same": len(kernel & set(ours))}
+print(json.dumps(game))
+PY
+}
+
 # One line of JSON for a run that could not be made: scheduler $1, reason $2.
 record_failure() {
 	python3 -c 'import json, sys; print(json.dumps({"sched": sys.argv[1], "boot": int(sys.argv[2]), "rep": int(sys.argv[3]), "failed": sys.argv[4]}))' \
@@ -125,9 +191,11 @@ attach() {
 	# --game-comm (or the launch detection) would; the other two variants
 	# show what it does without that hint and without its policy.
 	case "$s" in
-	scx_gamer) "$BENCH_BIN/scx_gamer" --game-comm gamesim >"$VM_OUT/$s.log" 2>&1 & ;;
-	scx_gamer_nohint) "$BENCH_BIN/scx_gamer" >"$VM_OUT/$s.log" 2>&1 & ;;
-	scx_gamer_nopolicy) "$BENCH_BIN/scx_gamer" --no-policy >"$VM_OUT/$s.log" 2>&1 & ;;
+	# With kmscube in the run, scx_gamer also prints its presentation
+	# events, to cross-check them against the kernel's tracepoint.
+	scx_gamer) "$BENCH_BIN/scx_gamer" --game-comm gamesim $WATCH >"$VM_OUT/$s.log" 2>&1 & ;;
+	scx_gamer_nohint) "$BENCH_BIN/scx_gamer" $WATCH >"$VM_OUT/$s.log" 2>&1 & ;;
+	scx_gamer_nopolicy) "$BENCH_BIN/scx_gamer" --no-policy $WATCH >"$VM_OUT/$s.log" 2>&1 & ;;
 	*) "$BENCH_BIN/$s" >"$VM_OUT/$s.log" 2>&1 & ;;
 	esac
 	SCHED_PID=$!
@@ -166,6 +234,8 @@ detach() {
 	[ "$s" = eevdf ] || grep -q 'unregistered from user space' "$VM_OUT/$s.log"
 }
 
+WATCH=""
+case " $BENCH_SCENARIOS " in *" kmscube-"*) WATCH="--watch-events frame" ;; esac
 read -r -a scheds <<<"$BENCH_SCHEDS"
 read -r -a scenarios <<<"$BENCH_SCENARIOS"
 for rep in $(seq 1 "$BENCH_REPS"); do
@@ -180,18 +250,24 @@ for rep in $(seq 1 "$BENCH_REPS"); do
 			continue
 		fi
 		echo "bench: boot $BENCH_BOOT rep $rep: $s attached as ${SCHED_OPS:-EEVDF} in $((SECONDS - t0)) s (guest time)" >&2
-		ejected=""
+		ejected="" gamesim_ran=""
 		for scenario in "${scenarios[@]}"; do
-			read -r hz work secs <<<"$(scenario_game "$scenario")"
+			read -r prog hz work secs kind <<<"$(scenario_game "$scenario")"
 			secs=${BENCH_SECONDS:-$secs}
 			t0=$SECONDS
 			cost=null
 			[ -z "$SCHED_PID" ] || python3 "$SCX_GAMER_SRC/bench/sched-cost.py" "$SCHED_PID" >"$VM_WORK/cost.before"
-			start_load "$scenario" $((secs + 2))
-			sleep 1
-			game=$(timeout $((secs + 60)) "$BENCH_BIN/gamesim" --hz "$hz" --work-ms "$work" \
-				--seconds "$secs" --input --gpu-vgem --json) || fail "gamesim failed or hung under $s"
-			case "$game" in *'"gpu_submits":0}'*) fail "gamesim made no GPU submits under $s" ;; esac
+			if [ "$prog" = kmscube ]; then
+				run_kmscube "$secs" "$s" "$kind"
+				game=$(cat "$VM_WORK/kmscube.json")
+			else
+				start_load "$kind" $((secs + 2))
+				sleep 1
+				gamesim_ran=1
+				game=$(timeout $((secs + 60)) "$BENCH_BIN/gamesim" --hz "$hz" --work-ms "$work" \
+					--seconds "$secs" --input --gpu-vgem --json) || fail "gamesim failed or hung under $s"
+				case "$game" in *'"gpu_submits":0}'*) fail "gamesim made no GPU submits under $s" ;; esac
+			fi
 			wait "$LOAD_PID" || true
 			ops=$(cat "$VM_WORK/load.ops" 2>/dev/null || true)
 			[ -n "$ops" ] || fail "the $scenario load reported no throughput under $s"
@@ -205,7 +281,7 @@ for rep in $(seq 1 "$BENCH_REPS"); do
 				esac
 				cost=$(python3 "$SCX_GAMER_SRC/bench/sched-cost.py" "$SCHED_PID" --since "$VM_WORK/cost.before")
 			fi
-			echo "{\"scenario\":\"$scenario\",\"sched\":\"$s\",\"boot\":$BENCH_BOOT,\"rep\":$rep,\"guest_s\":$((SECONDS - t0)),\"load_ops_per_s\":$ops,\"cost\":$cost,\"game\":$game}" |
+			echo "{\"scenario\":\"$scenario\",\"load\":\"$kind\",\"sched\":\"$s\",\"boot\":$BENCH_BOOT,\"rep\":$rep,\"guest_s\":$((SECONDS - t0)),\"load_ops_per_s\":$ops,\"cost\":$cost,\"game\":$game}" |
 				tee -a "$results"
 		done
 		if ! detach "$s" && [ -z "$ejected" ]; then
@@ -215,7 +291,9 @@ for rep in $(seq 1 "$BENCH_REPS"); do
 			record_failure "$s" "$ejected"
 			continue
 		fi
-		# scx_gamer saw the frame chain's submits on the real vgem path.
+		# scx_gamer saw the frame chain's submits on the real vgem path
+		# (gamesim's; kmscube draws on the CPU and submits nothing).
+		[ -n "$gamesim_ran" ] || continue
 		case "$s" in scx_gamer | scx_gamer_nohint)
 			grep -q 'class gpu-submit: threads=[1-9]' "$VM_OUT/$s.log" ||
 				{ cat "$VM_OUT/$s.log"; fail "$s classed no GPU-submit thread"; } ;;

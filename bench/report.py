@@ -14,6 +14,8 @@ failed to build, attach or stay attached stays in the table with the reason.
 
 usage: report.py DIR --kernel VERSION --clock TEXT --command "bench/run.sh ..."
 Writes DIR/<scenario>.md, DIR/<scenario>.svg, DIR/spread.svg, DIR/summary.md.
+Exits 3, after writing them, when in a kmscube run scx_gamer's own
+presentation events disagreed with the kernel's tracepoint.
 """
 import argparse
 import json
@@ -31,6 +33,11 @@ SCENARIO = {
     "idle-144": "144 Hz, 2 ms of work per frame, no load: the frames the VM itself loses",
     "hackbench": "144 Hz, 2 ms of work per frame, hackbench -g 4 (2 groups per CPU) rerun",
     "build-storm": "60 Hz, 4 ms of work per frame, fork/exec storm (2 jobs per CPU of short shell processes)",
+    "kmscube-idle": "Debian's kmscube (Mesa llvmpipe) on virtio-gpu at 320x240, no load; frames timed "
+                    "by the kernel's vblank tracepoints, missed = refreshes that showed no new frame",
+    "kmscube-hogs": "kmscube as in kmscube-idle, 4 CPU hogs per CPU (stress-ng --cpu)",
+    "kmscube-hackbench": "kmscube as in kmscube-idle, hackbench -g 4 (2 groups per CPU) rerun",
+    "kmscube-build-storm": "kmscube as in kmscube-idle, fork/exec storm (2 jobs per CPU of short shell processes)",
 }
 
 
@@ -64,8 +71,10 @@ def run_metrics(r, eevdf_ops):
         "p99_ms": g["p99_ms"],
         "p999_ms": g["p999_ms"],
         "low1_fps": g["one_percent_low_fps"],
-        "audio_missed_pct": 100 * g["audio_missed"] / g["audio_periods"] if g["audio_periods"] else 0.0,
-        "input_p99_ms": g["input_frames_p99_ms"],
+        # kmscube has no audio and no input: a dash, not a zero.
+        "audio_missed_pct": (100 * g["audio_missed"] / g["audio_periods"] if g["audio_periods"] else 0.0)
+        if "audio_periods" in g else None,
+        "input_p99_ms": g.get("input_frames_p99_ms"),
         "load_ops": ops,
         "load_pct": 100 * ops / base if ops is not None and base else None,
         "bpf_ns_per_call": c["struct_ops_ns"] / c["struct_ops_cnt"] if c and c["struct_ops_cnt"] else None,
@@ -95,6 +104,32 @@ def aggregate(runs):
         for sched in failures:
             out[scenario].setdefault(sched, None)
     return out, failures
+
+
+def present_mismatches(runs):
+    """Runs where scx_gamer's presentation events and the kernel's tracepoint
+    disagree: fewer than 99 % of the tracepoint's frames (crtc, sequence,
+    timestamp) among scx_gamer's, or more than 101 % as many events."""
+    bad = []
+    for r in runs:
+        c = r.get("game", {}).get("present_check") if "failed" not in r else None
+        if c and (c["same"] * 100 < c["tracepoint"] * 99 or c["scheduler"] * 100 > c["tracepoint"] * 101):
+            bad.append(r)
+    return bad
+
+
+def present_note(runs, scenario):
+    """One line on the cross-check of scenario's runs, or None if it had none."""
+    checked = [r for r in runs if "failed" not in r and r["scenario"] == scenario
+               and "present_check" in r["game"]]
+    if not checked:
+        return None
+    bad = present_mismatches(checked)
+    k = sum(r["game"]["present_check"]["tracepoint"] for r in checked)
+    same = sum(r["game"]["present_check"]["same"] for r in checked)
+    return (f"Cross-check: in {len(checked) - len(bad)} of {len(checked)} scx_gamer runs its own presentation "
+            f"events matched the drm_vblank_event tracepoints within 1 % ({same} of {k} frames with the same "
+            f"CRTC, vblank sequence and timestamp)." + (f" MISMATCH in {len(bad)} run(s)." if bad else ""))
 
 
 def verdict(a, b):
@@ -158,7 +193,7 @@ def main():
             continue
         if r["game"]["frames"] == 0:
             raise SystemExit(f"report: a run produced no frames: {r}")
-        idle = r["scenario"].startswith("idle-")
+        idle = r.get("load", "idle" if r["scenario"].startswith("idle-") else None) == "idle"
         if (r["load_ops_per_s"] is None) != idle:
             raise SystemExit(f"report: a load's throughput is missing, or an idle run has one: {r}")
         if not idle and r["load_ops_per_s"] <= 0:
@@ -176,6 +211,9 @@ def main():
     for scenario in order:
         t = table(agg[scenario], failures)
         d = differences(agg[scenario])
+        note = present_note(runs, scenario)
+        if note:
+            d += "\n\n" + note
         head = f"## {scenario}: {SCENARIO.get(scenario, '')}\n\nClock: {a.clock}.\n\n"
         with open(os.path.join(a.dir, f"{scenario}.md"), "w") as f:
             f.write(f"{head}{t}\n\n{d}\n")
@@ -189,6 +227,9 @@ def main():
     with open(os.path.join(a.dir, "summary.md"), "w") as f:
         f.write("\n".join(summary))
     print("\n".join(summary))
+    if present_mismatches(runs):
+        print("report: scx_gamer's presentation events disagree with the tracepoint", file=sys.stderr)
+        sys.exit(3)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Unit tests of bench/report.py: ranges in cells, "better" only where
-ranges do not overlap, failed schedulers kept with their reason, and the
-clock named in every output. Run: python3 bench/test_report.py"""
+ranges do not overlap, failed schedulers kept with their reason, the
+clock named in every output, and kmscube runs: no audio or input shown as
+a dash, scx_gamer's presentation events checked against the tracepoint. Run: python3 bench/test_report.py"""
 import json
 import os
 import subprocess
@@ -75,6 +76,62 @@ class Report(unittest.TestCase):
                                 "--command", "x"], capture_output=True, text=True)
             self.assertNotEqual(p.returncode, 0)
             self.assertIn("no cost figures", p.stderr)
+
+
+def kmscube_run(sched, load, check=None):
+    game = {"renderer": "kmscube", "frames": 50, "intervals": 44, "vblanks_missed": 132, "missed_ratio": 0.75,
+            "p50_ms": 53.4, "p99_ms": 66.7, "p999_ms": 66.7, "fps_avg": 18.0, "one_percent_low_fps": 15.0}
+    if check:
+        game["present_check"] = check
+    return {"scenario": f"kmscube-{load}", "load": "idle" if load == "idle" else "cpu-hogs", "sched": sched,
+            "boot": 1, "rep": 1, "guest_s": 12, "load_ops_per_s": None if load == "idle" else 100.0,
+            "cost": None if sched == "eevdf" else COST, "game": game}
+
+
+class Kmscube(unittest.TestCase):
+    def test_no_audio_or_input_is_a_dash_not_a_zero(self):
+        m = report.run_metrics(kmscube_run("eevdf", "idle"), {})
+        self.assertIsNone(m["audio_missed_pct"])
+        self.assertIsNone(m["input_p99_ms"])
+        self.assertEqual(m["missed_pct"], 75.0)
+
+    def test_presentation_events_must_match_the_tracepoint(self):
+        ok = kmscube_run("scx_gamer", "hogs", {"tracepoint": 100, "scheduler": 100, "same": 99})
+        short = kmscube_run("scx_gamer", "hogs", {"tracepoint": 100, "scheduler": 100, "same": 98})
+        extra = kmscube_run("scx_gamer", "hogs", {"tracepoint": 100, "scheduler": 102, "same": 100})
+        self.assertEqual(report.present_mismatches([ok]), [])
+        self.assertEqual(report.present_mismatches([short, extra]), [short, extra])
+
+    def report(self, runs):
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "results.jsonl"), "w") as f:
+                f.write("".join(json.dumps(r) + "\n" for r in runs))
+            p = subprocess.run([sys.executable, REPORT, d, "--kernel", "k", "--clock", "c", "--command", "x"],
+                               capture_output=True, text=True)
+            md = open(os.path.join(d, "kmscube-hogs.md")).read() if p.returncode in (0, 3) else ""
+            return p, md
+
+    def test_a_mismatch_is_reported_and_exits_3(self):
+        good = {"tracepoint": 60, "scheduler": 60, "same": 60}
+        p, md = self.report([kmscube_run("eevdf", "hogs"), kmscube_run("scx_gamer", "hogs", good)])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("in 1 of 1 scx_gamer runs", md)
+        self.assertIn("| 75.0 % |", md)
+        bad = {"tracepoint": 60, "scheduler": 30, "same": 30}
+        p, md = self.report([kmscube_run("eevdf", "hogs"), kmscube_run("scx_gamer", "hogs", bad)])
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn("MISMATCH in 1 run(s)", md)
+
+    def test_an_idle_load_is_known_by_its_record_not_its_name(self):
+        r = kmscube_run("eevdf", "idle")
+        r["load_ops_per_s"] = 5.0
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "results.jsonl"), "w") as f:
+                f.write(json.dumps(r) + "\n")
+            p = subprocess.run([sys.executable, REPORT, d, "--kernel", "k", "--clock", "c", "--command", "x"],
+                               capture_output=True, text=True)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("an idle run has one", p.stderr)
 
 
 if __name__ == "__main__":

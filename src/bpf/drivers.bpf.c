@@ -103,6 +103,9 @@ static void gpu_submitted(u32 driver, u32 kind)
 {
 	classify_mark_current(GAMER_CLASS_GPU_SUBMIT, GAMER_VIA_GPU_IOCTL);
 	events_gpu_submit(task_ctx(bpf_get_current_task_btf()), driver, kind);
+	/* For the frames of a game drawing through a compositor (present.bpf.c). */
+	if (classify_current_in_game())
+		present_game_submitted(bpf_get_current_pid_tgid() >> 32);
 }
 
 /*

@@ -103,6 +103,7 @@ bool classify_current_in_game(void);
 void events_input_read(struct file *file, const void *ubuf, long nbytes);
 void events_commit(struct task_ctx *tctx, int ret);
 void events_frame_presented(struct frame_event *draft);
+void present_game_submitted(u32 tgid);
 void events_gpu_submit(struct task_ctx *tctx, u32 driver, u32 kind);
 void events_runnable(struct task_ctx *tctx, bool wakeup);
 void events_running(struct task_struct *p, struct task_ctx *tctx);

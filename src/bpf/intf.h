@@ -179,6 +179,12 @@ struct frame_event {
 	u64 submit_to_present_ns;
 	/* For the process's latest accepted commit: from its thread waking to the commit returning. */
 	u64 compositor_latency_ns;
+	/*
+	 * A game drawing through a compositor: since the previous presentation
+	 * on this CRTC that carried a new frame of game_tgid; 0 when this one
+	 * carries none or is the first that does.
+	 */
+	u64 game_interval_ns;
 	/* The process the event was delivered to (the DRM file's owner). */
 	u32 tgid;
 	/* Its thread whose commit or flip was last accepted; 0 if none was seen. */
@@ -192,6 +198,12 @@ struct frame_event {
 	u32 dropped;
 	/* 1 when the process is in the game class. */
 	u32 game;
+	/*
+	 * The game process (not the receiver) whose new frame this presentation
+	 * carries: it made a GPU submit after the previous presentation on this
+	 * CRTC and before this one's vblank. 0 if none (docs/events.md).
+	 */
+	u32 game_tgid;
 };
 
 /* Which driver a GPU submit went through. */

@@ -61,7 +61,65 @@ struct crtc_key {
 struct crtc_state {
 	u64 last_ts_ns;
 	u64 last_seq;
+	/* The latest presentation here that carried a new frame of last_game_tgid. */
+	u64 last_game_ts_ns;
+	u32 last_game_tgid;
+	u32 pad;
 };
+
+/*
+ * The latest successful GPU submits by threads of game processes, and their
+ * processes: a few, not one, because a game's next submit can land between
+ * a vblank and its completion reaching send_vblank_event(), and must not
+ * hide the one before that vblank.
+ */
+#define GAME_SUBMITS 4
+static u64 game_submit_ns[GAME_SUBMITS];
+static u32 game_submit_tgid[GAME_SUBMITS];
+static u32 game_submit_next;
+
+/* A thread of game process @tgid submitted GPU work (drivers.bpf.c). */
+__hidden void present_game_submitted(u32 tgid)
+{
+	u32 i = __sync_fetch_and_add(&game_submit_next, 1) % GAME_SUBMITS;
+
+	game_submit_ns[i] = bpf_ktime_get_ns();
+	game_submit_tgid[i] = tgid;
+}
+
+/*
+ * A game drawing through a compositor has no presentation of its own: its
+ * frame reaches the screen in the compositor's next presentation after the
+ * game's GPU submits for it. So a presentation to another process carries
+ * a new game frame when the game submitted after the previous presentation
+ * on this CRTC and before this one's vblank, and the game's frame time is
+ * the interval between such presentations (docs/events.md says what this
+ * cannot see).
+ */
+static void credit_game_frame(struct crtc_state *st, struct frame_event *draft, u64 now)
+{
+	u32 tgid = 0, i;
+	u64 latest = 0;
+
+	if (classify_is_game(draft->tgid))
+		return;
+	/* The latest game submit after the previous presentation, up to this vblank. */
+	for (i = 0; i < GAME_SUBMITS; i++) {
+		u64 at = game_submit_ns[i];
+
+		if (at > st->last_ts_ns && at <= now && at > latest && game_submit_tgid[i] != draft->tgid) {
+			latest = at;
+			tgid = game_submit_tgid[i];
+		}
+	}
+	if (!tgid)
+		return;
+	draft->game_tgid = tgid;
+	if (st->last_game_tgid == tgid && st->last_game_ts_ns && now > st->last_game_ts_ns)
+		draft->game_interval_ns = now - st->last_game_ts_ns;
+	st->last_game_ts_ns = now;
+	st->last_game_tgid = tgid;
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -109,6 +167,7 @@ int BPF_PROG(present_flip, struct drm_device *dev, struct drm_pending_vblank_eve
 		draft.interval_ns = now - st->last_ts_ns;
 	if (st->last_ts_ns && seq > st->last_seq + 1)
 		draft.missed = seq - st->last_seq - 1;
+	credit_game_frame(st, &draft, now);
 	st->last_ts_ns = now;
 	st->last_seq = seq;
 

@@ -194,7 +194,7 @@ pub fn describe(event: &Event) -> String {
         Event::Frame(e) => format!(
             "{:.6} frame crtc={} seq={} present-ns={} tgid={} tid={} game={} interval={:.1}us \
              missed={} dropped={} delivery={:.1}us submit-to-present={:.1}us \
-             compositor-latency={:.1}us",
+             compositor-latency={:.1}us game-frame-of={} game-frame-interval={:.1}us",
             e.ts_ns as f64 / 1e9,
             e.crtc,
             e.seq,
@@ -207,7 +207,9 @@ pub fn describe(event: &Event) -> String {
             e.dropped,
             us(e.delivered_ns.saturating_sub(e.ts_ns)),
             us(e.submit_to_present_ns),
-            us(e.compositor_latency_ns)
+            us(e.compositor_latency_ns),
+            e.game_tgid,
+            us(e.game_interval_ns)
         ),
         Event::GpuSubmit(e) => format!(
             "{:.6} gpu-submit tid={} tgid={} driver={} kind={} interval={:.1}us",
