@@ -65,9 +65,12 @@ virtual) qemu_opts="-icount shift=$shift,sleep=off"
 host) qemu_opts="" clock_label="host clock (TCG, or KVM where usable)" ;;
 *) echo "bench: --clock is virtual or host, not '$clock'" >&2; exit 2 ;;
 esac
+# Read once: a `--list | grep -q` pipe fails under pipefail whenever grep
+# exits before the list is written out.
+peer_list=$(bench/setup-peers.sh --list)
 for s in $scheds; do
 	case "$s" in eevdf | scx_gamer | scx_gamer_nohint | scx_gamer_nopolicy) ;;
-	*) bench/setup-peers.sh --list | grep -q "^$s " || { echo "bench: unknown scheduler '$s'" >&2; exit 2; } ;;
+	*) grep -q "^$s " <<<"$peer_list" || { echo "bench: unknown scheduler '$s'" >&2; exit 2; } ;;
 	esac
 done
 for s in $scenarios; do
@@ -88,6 +91,8 @@ done
 started=$SECONDS
 scripts/setup-vm.sh
 cargo build --release --locked -p scx_gamer -p gamesim
+# The binaries this run's VMs execute, inside this tree: another tree's
+# run (a second worktree, a clone) must not swap them in the middle of ours.
 bin=$src/target/bench-bin
 rm -rf "$bin"
 mkdir -p "$bin"
