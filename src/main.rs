@@ -13,7 +13,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use clap::Parser;
 use log::{error, info, warn};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
@@ -23,7 +22,7 @@ use scx_gamer::scheduler::{Ending, Scheduler};
 use scx_gamer::{classes, detect, logging, preflight, stats};
 
 fn main() -> ExitCode {
-    let opts = Opts::parse();
+    let opts = Opts::parse_checked();
     init_logging(opts.verbose);
 
     // These read statistics only: no root, no sched_ext, nothing loaded.
