@@ -44,7 +44,7 @@ struct task_ctx {
 	u64 woken_ns;
 	u64 waked_ns;
 
-	/* The classes the thread holds now, refreshed each time it runs. */
+	/* The classes the thread holds now: refreshed on wakeup, enqueue and run. */
 	u32 class_mask;
 	/* Every class the thread has ever held, so each is counted once. */
 	u32 classes_seen;

@@ -7,7 +7,9 @@ node, which makes it an input thread, and after each batch of events wakes
 a second thread (comm "chwakee") of the same process through an eventfd.
 Between chains the wakee sleeps on a timer long past the chain window, so
 each eventfd wakeup is the first wakeup of a new chain: the class it
-inherits must count on that very wakeup. The test reads the wakee's waits
+inherits must count on that very wakeup. The reader keeps its CPU busy
+for 3 ms after each wakeup, so the wakee runs at once only if it is given
+a CPU (preemption, for a classed thread). The test reads the wakee's waits
 from sched_waking and sched_switch.
 
 usage: chain_first.py SECONDS
@@ -38,6 +40,11 @@ def main():
             if os.read(evdev, EVENT.size * 64):
                 counts["reads"] += 1
                 os.eventfd_write(wake, 1)
+                # Keep this CPU busy a while, so the wakee cannot just take
+                # the CPU its waker leaves: it must be given one.
+                spin_until = time.perf_counter() + 0.003
+                while time.perf_counter() < spin_until:
+                    pass
 
     def wakee():
         libc.prctl(15, b"chwakee")
