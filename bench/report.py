@@ -2,32 +2,29 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Turn bench/run.sh's results.jsonl into per-scenario tables and plots.
 
-For each scenario and scheduler: the median over repetitions of the missed
+Every cell is the median over runs with the min–max beside it: the missed
 frame ratio, frame-time percentiles, 1 % low FPS, audio misses, input to
-frame latency, and the background load's throughput, also as a share of what
-it got under the kernel's default scheduler (EEVDF): the median over
-repetitions of each run's throughput over EEVDF's in the same repetition.
-Under TCG a load's throughput drifts over the life of one VM boot by more
-than the schedulers differ, so a ratio within a repetition is steadier than
-a ratio of medians.
+frame latency, the background load's throughput (absolute, and as a share
+of EEVDF's in the same boot and repetition), and what the scheduler cost:
+BPF time per sched_ext callback (struct_ops run_time_ns / run_cnt), the BPF
+time of all its programs, and its own process's CPU time over the scenario.
+One scheduler is called better than another only where their ranges of
+missed frames do not overlap; otherwise "no difference". A scheduler that
+failed to build, attach or stay attached stays in the table with the reason.
 
-usage: report.py DIR --kernel VERSION --command "bench/run.sh ..."
-Writes DIR/<scenario>.md, DIR/<scenario>.svg and DIR/summary.md.
+usage: report.py DIR --kernel VERSION --clock TEXT --command "bench/run.sh ..."
+Writes DIR/<scenario>.md, DIR/<scenario>.svg, DIR/spread.svg, DIR/summary.md.
 """
 import argparse
 import json
 import os
 import statistics
+import sys
 from collections import defaultdict
 
-ORDER = ["eevdf", "scx_gamer", "scx_gamer_nohint", "scx_gamer_nopolicy", "scx_bpfland", "scx_lavd"]
-LABEL = {"eevdf": "EEVDF (kernel default)", "scx_gamer": "scx_gamer --game-comm gamesim",
-         "scx_gamer_nohint": "scx_gamer (no flags)",
-         "scx_gamer_nopolicy": "scx_gamer --no-policy",
-         "scx_bpfland": "scx_bpfland", "scx_lavd": "scx_lavd"}
-COLOUR = {"eevdf": "#888888", "scx_gamer": "#2a7ab9", "scx_gamer_nohint": "#5f9fd1",
-          "scx_gamer_nopolicy": "#9cc3e4",
-          "scx_bpfland": "#e08a2c", "scx_lavd": "#5aa35a"}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import plots  # noqa: E402
+
 SCENARIO = {
     "idle-60": "60 Hz, 4 ms of work per frame, no load: the frames the VM itself loses",
     "cpu-hogs": "60 Hz, 4 ms of work per frame, 4 CPU hogs per CPU (stress-ng --cpu)",
@@ -37,111 +34,128 @@ SCENARIO = {
 }
 
 
-def median(xs):
-    return statistics.median(xs) if xs else float("nan")
+def stats(xs):
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return {"median": None, "min": None, "max": None, "all": []}
+    return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "all": xs}
 
 
-def fmt(v, spec, unit):
-    """v formatted, or a dash where there is nothing to show (no load)."""
-    return "—" if v is None or v != v else f"{v:{spec}}{unit}"
+def cell(st, spec, unit):
+    """median (min–max), or a dash where there is nothing to show."""
+    if st["median"] is None:
+        return "—"
+    if st["min"] == st["max"]:
+        return f"{st['median']:{spec}}{unit}"
+    return f"{st['median']:{spec}}{unit} ({st['min']:{spec}}–{st['max']:{spec}})"
 
 
 def load(path):
-    runs = []
     with open(path) as f:
-        for line in f:
-            line = line.strip()
-            if line:
-                runs.append(json.loads(line))
-    return runs
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def run_metrics(r, eevdf_ops):
+    g, c = r["game"], r.get("cost")
+    ops = r["load_ops_per_s"]
+    base = eevdf_ops.get((r.get("boot"), r["rep"]))
+    return {
+        "missed_pct": g["missed_ratio"] * 100,
+        "p99_ms": g["p99_ms"],
+        "p999_ms": g["p999_ms"],
+        "low1_fps": g["one_percent_low_fps"],
+        "audio_missed_pct": 100 * g["audio_missed"] / g["audio_periods"] if g["audio_periods"] else 0.0,
+        "input_p99_ms": g["input_frames_p99_ms"],
+        "load_ops": ops,
+        "load_pct": 100 * ops / base if ops is not None and base else None,
+        "bpf_ns_per_call": c["struct_ops_ns"] / c["struct_ops_cnt"] if c and c["struct_ops_cnt"] else None,
+        "bpf_ms": (c["struct_ops_ns"] + c["other_ns"]) / 1e6 if c else None,
+        "cpu_ms": c["cpu_ns"] / 1e6 if c else None,
+    }
 
 
 def aggregate(runs):
-    """{scenario: {sched: {metric: median}}} plus the repetition counts."""
+    """({scenario: {sched: {metric: stats}}}, {sched: [failure reasons]})."""
+    failures = defaultdict(list)
     groups = defaultdict(lambda: defaultdict(list))
     for r in runs:
-        groups[r["scenario"]][r["sched"]].append(r)
+        if "failed" in r:
+            failures[r["sched"]].append(r["failed"])
+        else:
+            groups[r["scenario"]][r["sched"]].append(r)
     out = {}
     for scenario, by_sched in groups.items():
+        eevdf_ops = {(r.get("boot"), r["rep"]): r["load_ops_per_s"] for r in by_sched.get("eevdf", [])}
         out[scenario] = {}
         for sched, rs in by_sched.items():
-            g = [r["game"] for r in rs]
-            out[scenario][sched] = {
-                "reps": len(rs),
-                "missed_pct": median([x["missed_ratio"] * 100 for x in g]),
-                "p50_ms": median([x["p50_ms"] for x in g]),
-                "p99_ms": median([x["p99_ms"] for x in g]),
-                "p999_ms": median([x["p999_ms"] for x in g]),
-                "low1_fps": median([x["one_percent_low_fps"] for x in g]),
-                "audio_missed_pct": median(
-                    [100 * x["audio_missed"] / x["audio_periods"] if x["audio_periods"] else 0 for x in g]),
-                "input_p99_ms": median([x["input_frames_p99_ms"] for x in g]),
-                "load_ops": median([r["load_ops_per_s"] for r in rs if r["load_ops_per_s"] is not None]),
-            }
-        eevdf = {r["rep"]: r["load_ops_per_s"] for r in by_sched.get("eevdf", [])}
-        for sched, rs in by_sched.items():
-            out[scenario][sched]["load_pct"] = median(
-                [100 * r["load_ops_per_s"] / eevdf[r["rep"]] for r in rs
-                 if r["load_ops_per_s"] is not None and eevdf.get(r["rep"])])
-    return out
+            ms = [run_metrics(r, eevdf_ops) for r in rs]
+            out[scenario][sched] = {k: stats([m[k] for m in ms]) for k in ms[0]}
+            out[scenario][sched]["runs"] = len(rs)
+            out[scenario][sched]["boots"] = len({r.get("boot") for r in rs})
+        for sched in failures:
+            out[scenario].setdefault(sched, None)
+    return out, failures
 
 
-def table(metrics):
-    rows = ["| scheduler | runs | missed frames | frame p50 | p99 | p99.9 | 1 % low | audio missed "
-            "| input→frame p99 | load throughput | load vs EEVDF |",
-            "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for s in [s for s in ORDER if s in metrics]:
+def verdict(a, b):
+    """a against b on missed frames: better, worse or no difference."""
+    if a["missed_pct"]["max"] < b["missed_pct"]["min"]:
+        return "better"
+    if a["missed_pct"]["min"] > b["missed_pct"]["max"]:
+        return "worse"
+    return "no difference"
+
+
+def table(metrics, failures):
+    ref = "scx_gamer" if metrics.get("scx_gamer") else next((s for s in plots.ordered(metrics) if metrics[s]), None)
+    rows = [f"| scheduler | runs (boots) | missed frames | frame p99 | p99.9 | 1 % low | audio missed "
+            f"| input→frame p99 | load throughput | load vs EEVDF | BPF per callback | BPF time "
+            f"| scheduler CPU | missed frames vs {ref} |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for s in plots.ordered(metrics):
         m = metrics[s]
+        name = plots.LABEL.get(s, s)
+        if m is None:
+            rows.append(f"| {name} | 0 | {'; '.join(sorted(set(failures[s])))} |" + " |" * 11)
+            continue
+        runs = f"{m['runs']} ({m['boots']})" + (f", {len(failures[s])} failed" if failures.get(s) else "")
+        vs = "—" if s == ref else verdict(m, metrics[ref])
         rows.append(
-            f"| {LABEL[s]} | {m['reps']} | {m['missed_pct']:.1f} % | {m['p50_ms']:.1f} ms "
-            f"| {m['p99_ms']:.1f} ms | {m['p999_ms']:.1f} ms | {m['low1_fps']:.1f} FPS "
-            f"| {m['audio_missed_pct']:.1f} % | {m['input_p99_ms']:.1f} ms | {fmt(m['load_ops'], '.1f', '/s')} "
-            f"| {fmt(m['load_pct'], '.0f', ' %')} |")
-    return "\n".join(rows)
+            f"| {name} | {runs} | {cell(m['missed_pct'], '.1f', ' %')} | {cell(m['p99_ms'], '.1f', ' ms')} "
+            f"| {cell(m['p999_ms'], '.1f', ' ms')} | {cell(m['low1_fps'], '.1f', ' FPS')} "
+            f"| {cell(m['audio_missed_pct'], '.1f', ' %')} | {cell(m['input_p99_ms'], '.1f', ' ms')} "
+            f"| {cell(m['load_ops'], '.1f', '/s')} | {cell(m['load_pct'], '.0f', ' %')} "
+            f"| {cell(m['bpf_ns_per_call'], '.0f', ' ns')} | {cell(m['bpf_ms'], '.1f', ' ms')} "
+            f"| {cell(m['cpu_ms'], '.1f', ' ms')} | {vs} |")
+    notes = [f"- {plots.LABEL.get(s, s)}: {r}" for s in plots.ordered(failures) if metrics.get(s)
+             for r in sorted(set(failures[s]))]
+    return "\n".join(rows) + ("\n\nFailed runs:\n" + "\n".join(notes) if notes else "")
 
 
-def svg(scenario, metrics):
-    """Bar groups: missed frames (%) and, where there was a load, its throughput vs EEVDF (%)."""
-    scheds = [s for s in ORDER if s in metrics]
-    w, h, pad, bar = 680, 320, 60, 24
-    groups = [("missed frames %", "missed_pct", 100.0)]
-    if any(metrics[s]["load_pct"] == metrics[s]["load_pct"] for s in scheds):
-        groups.append(("load vs EEVDF %", "load_pct", 150.0))
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">',
-             f'<rect width="{w}" height="{h}" fill="white"/>',
-             f'<text x="{w / 2}" y="18" text-anchor="middle" font-size="14">{scenario}</text>']
-    plot_h = h - 2 * pad
-    gw = (w - 2 * pad) / len(groups)
-    for gi, (title, key, top) in enumerate(groups):
-        x0 = pad + gi * gw + (gw - bar * len(scheds)) / 2
-        parts.append(f'<text x="{pad + gi * gw + gw / 2}" y="{h - 12}" text-anchor="middle">{title}</text>')
-        for si, s in enumerate(scheds):
-            v = metrics[s][key]
-            v = 0.0 if v != v else v
-            bh = plot_h * min(v, top) / top
-            x, y = x0 + si * bar, pad + plot_h - bh
-            parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar - 4}" height="{bh:.1f}" fill="{COLOUR[s]}"/>')
-            parts.append(f'<text x="{x + (bar - 4) / 2:.1f}" y="{y - 4:.1f}" text-anchor="middle" font-size="10">{v:.0f}</text>')
-    parts.append(f'<line x1="{pad}" y1="{pad + plot_h}" x2="{w - pad}" y2="{pad + plot_h}" stroke="black"/>')
-    for si, s in enumerate(scheds):
-        lx, ly = pad + (si % 3) * 190, 26 + (si // 3) * 13
-        parts.append(f'<rect x="{lx}" y="{ly}" width="10" height="10" fill="{COLOUR[s]}"/>')
-        parts.append(f'<text x="{lx + 14}" y="{ly + 9}" font-size="10">{LABEL[s]}</text>')
-    parts.append("</svg>")
-    return "\n".join(parts) + "\n"
+def differences(metrics):
+    """Every pair whose missed-frame ranges do not overlap, best first."""
+    ok = [s for s in plots.ordered(metrics) if metrics[s]]
+    pairs = [f"{plots.LABEL.get(a, a)} < {plots.LABEL.get(b, b)}" for a in ok for b in ok
+             if a != b and verdict(metrics[a], metrics[b]) == "better"]
+    return ("Missed frames, ranges apart (fewer < more): " + "; ".join(pairs) + "." if pairs
+            else "Missed frames: no difference between any two schedulers (every pair of ranges overlaps).")
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("dir")
     ap.add_argument("--kernel", required=True)
+    ap.add_argument("--clock", required=True, help="which clock the runs were timed on, as text")
     ap.add_argument("--command", required=True)
     ap.add_argument("--took", help="how long the command ran, as text")
+    ap.add_argument("--host-load", help="what the host was doing, as text")
     a = ap.parse_args()
     runs = load(os.path.join(a.dir, "results.jsonl"))
-    if not runs:
-        raise SystemExit("report: results.jsonl holds no runs")
+    if not [r for r in runs if "failed" not in r]:
+        raise SystemExit("report: results.jsonl holds no completed runs")
     for r in runs:
+        if "failed" in r:
+            continue
         if r["game"]["frames"] == 0:
             raise SystemExit(f"report: a run produced no frames: {r}")
         idle = r["scenario"].startswith("idle-")
@@ -149,19 +163,29 @@ def main():
             raise SystemExit(f"report: a load's throughput is missing, or an idle run has one: {r}")
         if not idle and r["load_ops_per_s"] <= 0:
             raise SystemExit(f"report: a load did no work, so the run measured nothing: {r}")
-    agg = aggregate(runs)
-    summary = [f"# Benchmark results\n",
-               f"Command: `{a.command}`. Kernel {a.kernel}, in a 2-vCPU VM (TCG unless KVM "
-               f"was usable); all schedulers in the same VM boot. Medians over repetitions."
-               + (f" The command took {a.took}." if a.took else "") + "\n"]
+        if r["sched"] != "eevdf" and not r.get("cost"):
+            raise SystemExit(f"report: a sched_ext run has no cost figures: {r}")
+    agg, failures = aggregate(runs)
+    summary = ["# Benchmark results\n",
+               f"Clock: **{a.clock}**. Command: `{a.command}`. Kernel {a.kernel}, 2-vCPU VMs, each boot "
+               f"running every scheduler in rotated order. Each cell: median (min–max) over runs."
+               + (f" The command took {a.took}." if a.took else "")
+               + (f" Host load: {a.host_load}." if a.host_load else "") + "\n"]
     known = [s for s in SCENARIO if s in agg]
-    for scenario in known + sorted(set(agg) - set(known)):
-        t = table(agg[scenario])
+    order = known + sorted(set(agg) - set(known))
+    for scenario in order:
+        t = table(agg[scenario], failures)
+        d = differences(agg[scenario])
+        head = f"## {scenario}: {SCENARIO.get(scenario, '')}\n\nClock: {a.clock}.\n\n"
         with open(os.path.join(a.dir, f"{scenario}.md"), "w") as f:
-            f.write(f"## {scenario}: {SCENARIO.get(scenario, '')}\n\n{t}\n")
+            f.write(f"{head}{t}\n\n{d}\n")
         with open(os.path.join(a.dir, f"{scenario}.svg"), "w") as f:
-            f.write(svg(scenario, agg[scenario]))
-        summary.append(f"## {scenario}: {SCENARIO.get(scenario, '')}\n\n{t}\n\n![{scenario}]({scenario}.svg)\n")
+            f.write(plots.bars(scenario, {s: m for s, m in agg[scenario].items() if m}, a.clock))
+        summary.append(f"{head}{t}\n\n{d}\n\n![{scenario}]({scenario}.svg)\n")
+    with open(os.path.join(a.dir, "spread.svg"), "w") as f:
+        f.write(plots.spread([(sc, {s: (m["missed_pct"]["all"] if m else []) for s, m in agg[sc].items()})
+                              for sc in order], a.clock))
+    summary.append("## Spread\n\n![missed frames, every run](spread.svg)\n")
     with open(os.path.join(a.dir, "summary.md"), "w") as f:
         f.write("\n".join(summary))
     print("\n".join(summary))

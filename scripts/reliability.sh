@@ -21,7 +21,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-vm_tests=(refusals faults hotplug stress soak classify classify_display)
+vm_tests=(refusals faults hotplug stress upstream_stress nobtf soak classify classify_display)
 failed=()
 step() { printf '\n### %s\n' "$*"; }
 

@@ -47,10 +47,13 @@ BUILD_PKGS=(clang-19 llvm-19 libelf-dev zlib1g-dev pkg-config make)
 # The VM and its tests: kmod for depmod, stress-ng for load, the libraries
 # virtiofsd builds against, python3-venv for virtme-ng, `file`, which
 # virtme-ng uses to read the kernel version, python3 for the test helpers
-# that drive uinput and DRM, alsa-utils for aplay on snd-dummy, and rt-tests
-# for hackbench.
+# that drive uinput and DRM, alsa-utils for aplay on snd-dummy, rt-tests
+# for hackbench, kmscube with Mesa's software renderers (libgl1-mesa-dri) as
+# a real renderer on virtio-gpu, binutils (objcopy) and xz-utils to strip a
+# module's BTF (tests/vm/nobtf.sh), and strace to see the launch wrapper's
+# syscalls.
 VM_PKGS=(kmod stress-ng busybox-static libcap-ng-dev libseccomp-dev python3 python3-venv
-	file util-linux procps alsa-utils rt-tests)
+	file util-linux procps alsa-utils rt-tests kmscube libgl1-mesa-dri binutils xz-utils strace)
 # The host-side tests: tmux drives the full-screen --monitor view.
 HOST_PKGS=("${BUILD_PKGS[@]}" tmux)
 

@@ -7,7 +7,9 @@
 #
 # Each test's output, the guest's kernel log and the VM console are kept
 # under target/vm/<name>/. A test that needs extra qemu devices says so in a
-# header line: `# vm-qemu-opts: -device virtio-gpu-pci`.
+# header line: `# vm-qemu-opts: -device virtio-gpu-pci`. One that must run
+# on other CPU counts than the default 2 lists them, `# vm-cpus: 2 4`, and
+# runs once per count, as <name>-<N>cpu.
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -30,19 +32,24 @@ for t in "${tests[@]}"; do
 		echo "test-vm: no such test: $t" >&2
 		exit 2
 	fi
-	out=$src/target/vm/$t
-	rm -rf "$out"
-	echo "=== vm test: $t"
-	start=$(date +%s)
 	qemu_opts=$(sed -n 's/^# vm-qemu-opts: //p' "$script" | head -1)
-	if "$here/vm-run.sh" --out "$out" --qemu-opts "$qemu_opts" -- bash "$script"; then
-		passed=$((passed + 1))
-		echo "=== $t: ok ($(($(date +%s) - start)) s)"
-	else
-		failed=$((failed + 1))
-		failures+=("$t")
-		echo "=== $t: FAILED ($(($(date +%s) - start)) s); logs in $out"
-	fi
+	cpu_counts=$(sed -n 's/^# vm-cpus: //p' "$script" | head -1)
+	for cpus in ${cpu_counts:-2}; do
+		name=$t
+		[ -z "$cpu_counts" ] || name=$t-${cpus}cpu
+		out=$src/target/vm/$name
+		rm -rf "$out"
+		echo "=== vm test: $name"
+		start=$(date +%s)
+		if "$here/vm-run.sh" --cpus "$cpus" --out "$out" --qemu-opts "$qemu_opts" -- bash "$script"; then
+			passed=$((passed + 1))
+			echo "=== $name: ok ($(($(date +%s) - start)) s)"
+		else
+			failed=$((failed + 1))
+			failures+=("$name")
+			echo "=== $name: FAILED ($(($(date +%s) - start)) s); logs in $out"
+		fi
+	done
 done
 
 [ "$failed" -eq 0 ] || echo "failed: ${failures[*]}"

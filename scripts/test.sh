@@ -36,6 +36,9 @@ step "host checks of the built binary"
 cargo build --release --locked
 tests/host.sh
 
+step "the BPF compiles for x86 and arm64"
+tests/bpf_arch.sh
+
 step "service install checks (into temporary DESTDIR trees)"
 tests/install.sh
 

@@ -1,16 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //
 // The userspace half of thread classification (src/bpf/classify.bpf.c does
-// the work): which optional kernel hooks this kernel can take, which
-// processes the command line names as the game, and how class events and
-// per-class counters are read back and shown.
+// the work): which processes the command line names as the game, and how
+// class events and per-class counters are read back and shown. Which
+// optional class hooks the kernel can take is src/hooks.rs.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
-use log::info;
+use anyhow::{bail, Result};
 
 use crate::bpf_intf;
 
@@ -32,64 +31,27 @@ const VIA_NAMES: [&str; bpf_intf::gamer_class_via_GAMER_NR_VIAS as usize] = [
     "wake-chain",
 ];
 
-/// The kernel function a tracing program's section names (`fexit/<fn>`).
-/// libbpf drops the leading `?` of an optional program's section and marks
-/// it not to be loaded instead; either form is accepted.
-pub fn hook_target(section: &str) -> Option<&str> {
-    let section = section.strip_prefix('?').unwrap_or(section);
-    let (kind, target) = section.split_once('/')?;
-    matches!(kind, "fentry" | "fexit" | "kprobe" | "kretprobe").then_some(target)
-}
-
-/// The function names in /proc/kallsyms: the kernel's and those of the
-/// modules loaded now.
-pub fn kernel_functions(kallsyms: &str) -> HashSet<&str> {
-    kallsyms
-        .lines()
-        .filter_map(|l| {
-            let mut f = l.split_whitespace();
-            let (_addr, kind, name) = (f.next()?, f.next()?, f.next()?);
-            matches!(kind, "t" | "T").then_some(name)
-        })
-        .collect()
-}
-
-/// Switch each optional hook (declared `SEC("?fexit/<fn>")`, so not loaded
-/// unless asked) on when its kernel function exists, and leave it off when
-/// not, so a missing driver disables only its own hook. The BPF source is
-/// the only list of hooks. Returns the hooks that are on.
-pub fn enable_optional_hooks(obj: &mut libbpf_rs::OpenObject) -> Result<Vec<String>> {
-    let kallsyms = fs::read_to_string("/proc/kallsyms").context("reading /proc/kallsyms")?;
-    let functions = kernel_functions(&kallsyms);
-    let mut enabled = BTreeSet::new();
-    for mut prog in obj.progs_mut() {
-        if prog.autoload() {
-            continue;
-        }
-        let section = prog.section().to_string_lossy().into_owned();
-        let Some(target) = hook_target(&section) else {
-            continue;
-        };
-        let present = functions.contains(target);
-        prog.set_autoload(present);
-        if present {
-            enabled.insert(target.to_string());
-        } else {
-            info!(
-                "hook {target} ({}): not in this kernel or its loaded modules, left off",
-                prog.name().to_string_lossy()
-            );
-        }
-    }
-    Ok(enabled.into_iter().collect())
-}
-
 /// One process as /proc/<pid>/stat describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcEntry {
     pub pid: u32,
     pub ppid: u32,
     pub comm: String,
+    /// The name of the program file it runs (/proc/<pid>/exe), cut as the
+    /// kernel cuts a name at exec; empty when unknown (kernel threads).
+    /// Unlike `comm`, the process cannot change it with PR_SET_NAME.
+    pub exec_name: String,
+}
+
+/// The name the kernel gives a process that execs @file: its last path
+/// component, cut to the GAMER_COMM_LEN - 1 bytes a comm holds.
+pub fn exec_name_of(file: &Path) -> String {
+    let name = file
+        .file_name()
+        .map(|n| n.as_encoded_bytes())
+        .unwrap_or_default();
+    let max = bpf_intf::gamer_consts_GAMER_COMM_LEN as usize - 1;
+    String::from_utf8_lossy(&name[..name.len().min(max)]).into_owned()
 }
 
 /// Parse /proc/<pid>/stat. The name sits in parentheses and may itself hold
@@ -102,7 +64,12 @@ pub fn parse_stat(stat: &str) -> Option<ProcEntry> {
     let mut rest = stat[close + 1..].split_whitespace();
     let _state = rest.next()?;
     let ppid = rest.next()?.parse().ok()?;
-    Some(ProcEntry { pid, ppid, comm })
+    Some(ProcEntry {
+        pid,
+        ppid,
+        comm,
+        exec_name: String::new(),
+    })
 }
 
 /// Every process now running, read once from `proc_root`.
@@ -113,13 +80,19 @@ pub fn scan_processes(proc_root: &Path) -> Vec<ProcEntry> {
     dir.filter_map(|e| {
         let e = e.ok()?;
         e.file_name().to_str()?.parse::<u32>().ok()?;
-        parse_stat(&fs::read_to_string(e.path().join("stat")).ok()?)
+        let mut p = parse_stat(&fs::read_to_string(e.path().join("stat")).ok()?)?;
+        if let Ok(exe) = fs::read_link(e.path().join("exe")) {
+            p.exec_name = exec_name_of(&exe);
+        }
+        Some(p)
     })
     .collect()
 }
 
 /// The processes that make up the game: those named by PID, their
-/// descendants, and those whose name is `comm`.
+/// descendants, and those running a program file named `comm` (the name an
+/// exec under it gets, which the exec hook matches; never the current comm,
+/// which any process can set for itself).
 pub fn game_processes(procs: &[ProcEntry], pids: &[u32], comm: Option<&str>) -> Result<Vec<u32>> {
     let known: HashSet<u32> = procs.iter().map(|p| p.pid).collect();
     for pid in pids {
@@ -136,7 +109,7 @@ pub fn game_processes(procs: &[ProcEntry], pids: &[u32], comm: Option<&str>) -> 
     todo.extend(
         procs
             .iter()
-            .filter(|p| Some(p.comm.as_str()) == comm)
+            .filter(|p| Some(p.exec_name.as_str()) == comm)
             .map(|p| p.pid),
     );
     while let Some(pid) = todo.pop() {
@@ -184,7 +157,7 @@ const ZERO_COUNTERS: bpf_intf::class_counters = bpf_intf::class_counters {
     wakeups: 0,
     cpu_ns: 0,
     boosts: 0,
-    deadline_misses: 0,
+    runq_waits: 0,
 };
 
 /// Sum the per-CPU values of the class counters map.
@@ -201,7 +174,7 @@ pub fn sum_class_stats(per_cpu: &[Vec<u8>]) -> [bpf_intf::class_counters; NR_CLA
             t.wakeups += c.wakeups;
             t.cpu_ns += c.cpu_ns;
             t.boosts += c.boosts;
-            t.deadline_misses += c.deadline_misses;
+            t.runq_waits += c.runq_waits;
         }
     }
     total
@@ -225,30 +198,6 @@ mod tests {
     }
 
     #[test]
-    fn only_function_hooks_have_targets() {
-        assert_eq!(hook_target("?fexit/evdev_read"), Some("evdev_read"));
-        assert_eq!(hook_target("fexit/evdev_read"), Some("evdev_read"));
-        assert_eq!(
-            hook_target("fentry/snd_pcm_period_elapsed_under_stream_lock"),
-            Some("snd_pcm_period_elapsed_under_stream_lock")
-        );
-        assert_eq!(hook_target("tp_btf/sched_process_exec"), None);
-        assert_eq!(hook_target("struct_ops/gamer_enqueue"), None);
-    }
-
-    #[test]
-    fn kallsyms_functions_include_modules_and_skip_data() {
-        let k = "ffffffff81000000 T _stext\n\
-                 ffffffffc0a01230 t evdev_read\t[evdev]\n\
-                 ffffffff82000000 D some_data\n\
-                 ffffffffc0b00000 T snd_pcm_period_elapsed_under_stream_lock\t[snd_pcm]\n";
-        let f = kernel_functions(k);
-        assert!(f.contains("evdev_read"));
-        assert!(f.contains("snd_pcm_period_elapsed_under_stream_lock"));
-        assert!(!f.contains("some_data"));
-    }
-
-    #[test]
     fn stat_parsing_survives_odd_names() {
         let e = parse_stat("1234 (Web Content (x)) S 99 1234 1234 0 -1").unwrap();
         assert_eq!(
@@ -256,7 +205,8 @@ mod tests {
             ProcEntry {
                 pid: 1234,
                 ppid: 99,
-                comm: "Web Content (x)".into()
+                comm: "Web Content (x)".into(),
+                exec_name: String::new(),
             }
         );
         assert_eq!(parse_stat("garbage"), None);
@@ -267,6 +217,7 @@ mod tests {
             pid,
             ppid,
             comm: comm.into(),
+            exec_name: comm.into(),
         };
         vec![
             p(1, 0, "init"),
@@ -300,6 +251,31 @@ mod tests {
         assert!(game_processes(&tree(), &[], Some("nothing"))
             .unwrap()
             .is_empty());
+    }
+
+    #[test]
+    fn game_comm_ignores_a_process_that_renamed_itself() {
+        let mut procs = tree();
+        procs.push(ProcEntry {
+            pid: 60,
+            ppid: 1,
+            comm: "hl2_linux".into(),
+            exec_name: "python3".into(),
+        });
+        assert_eq!(
+            game_processes(&procs, &[], Some("hl2_linux")).unwrap(),
+            vec![50]
+        );
+    }
+
+    #[test]
+    fn exec_names_are_cut_like_a_comm() {
+        assert_eq!(exec_name_of(Path::new("/opt/game/hl2_linux")), "hl2_linux");
+        assert_eq!(
+            exec_name_of(Path::new("/x/a_very_long_program_name")),
+            "a_very_long_pro"
+        );
+        assert_eq!(exec_name_of(Path::new("/")), "");
     }
 
     #[test]

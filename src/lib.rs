@@ -10,8 +10,10 @@
 // - preflight: refusals before anything is loaded.
 // - scheduler: one attachment of the BPF program, from open to detach.
 // - classes: the thread classes as userspace sees them.
+// - hooks: which optional class hooks this kernel can take.
 // - detect: finding the game and the audio servers from exec, exit and
 //   inotify events.
+// - launch: `scx_gamer run`, the launch wrapper, and its socket.
 // - logging: journald-aware log output.
 // - events: the event ringbufs' records and the epoll loop that reads them.
 // - stats: the metrics snapshot, its servers and its views.
@@ -22,6 +24,8 @@ pub mod classes;
 pub mod cli;
 pub mod detect;
 pub mod events;
+pub mod hooks;
+pub mod launch;
 pub mod logging;
 pub mod preflight;
 pub mod scheduler;

@@ -6,6 +6,7 @@
 // marks as recoverable (a CPU going on- or offline), attach it again; after
 // an error, only as often as --restart-on-error allows.
 
+use std::collections::BTreeSet;
 use std::io::IsTerminal;
 use std::mem::MaybeUninit;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -17,14 +18,18 @@ use log::{error, info, warn};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
-use scx_gamer::cli::Opts;
+use scx_gamer::cli::{Opts, Subcommand};
 use scx_gamer::scheduler::{Ending, Scheduler};
-use scx_gamer::{classes, detect, logging, preflight, stats};
+use scx_gamer::{classes, detect, hooks, launch, logging, preflight, stats};
 
 fn main() -> ExitCode {
     let opts = Opts::parse_checked();
     init_logging(opts.verbose);
 
+    // The launch wrapper runs as the gamer, beside the scheduler.
+    if let Some(Subcommand::Run { command }) = &opts.command {
+        return launch::run_wrapped(&opts.launch_socket, command);
+    }
     // These read statistics only: no root, no sched_ext, nothing loaded.
     if opts.help_stats {
         return exit_with(stats::describe(&mut std::io::stdout()));
@@ -39,7 +44,13 @@ fn main() -> ExitCode {
             std::path::Path::new("/proc"),
             std::path::Path::new(detect::RUN_USER),
         );
-        return match detect::write_game_candidates(proc_root, run_user, &mut std::io::stdout()) {
+        let eligible = detect::seat::current(std::path::Path::new(detect::seat::SEATS_DIR));
+        return match detect::write_game_candidates(
+            proc_root,
+            run_user,
+            eligible,
+            &mut std::io::stdout(),
+        ) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 error!("listing game candidates: {e}");
@@ -101,12 +112,30 @@ fn run(opts: &Opts) -> Result<()> {
         })
         .transpose()?;
     let _stats_socket = stats::start_stats_server(Arc::clone(&publisher), &opts.stats_socket)?;
+    // Without it only `scx_gamer run` loses its answer: the game it starts
+    // still runs, unmarked.
+    let launch_socket = launch::LaunchSocket::bind(&opts.launch_socket)
+        .map_err(|e| warn!("{e:#}; `scx_gamer run` will start games unmarked"))
+        .ok();
 
     let mut open_object = MaybeUninit::uninit();
     let mut error_restarts = 0;
+    // Optional hooks the kernel refused to load: each costs its own class
+    // evidence, and the scheduler loads again without it.
+    let mut refused = BTreeSet::new();
     loop {
-        let mut sched = Scheduler::attach(opts, &mut open_object, Arc::clone(&publisher))?;
-        match sched.run(&signals)? {
+        let attached = Scheduler::attach(opts, &mut open_object, Arc::clone(&publisher), &refused);
+        let mut sched = match attached {
+            Ok(sched) => sched,
+            Err(e) => match e.downcast_ref::<hooks::HookLoadFailed>() {
+                Some(failed) if refused.insert(failed.prog.clone()) => {
+                    warn!("{failed}; loading again with that hook off");
+                    continue;
+                }
+                _ => return Err(e),
+            },
+        };
+        match sched.run(&signals, launch_socket.as_ref())? {
             Ending::Signal => return Ok(()),
             Ending::Exited(exit) if exit.should_restart() => {
                 info!("the kernel asked for a restart; attaching again");

@@ -4,6 +4,7 @@
 // wait for a signal or for the kernel to end it, detach. main.rs decides
 // whether to start another one afterwards.
 
+use std::collections::BTreeSet;
 use std::mem::MaybeUninit;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
@@ -32,6 +33,8 @@ use crate::detect;
 use crate::detect::worker::Detected;
 use crate::events::event_loop::{self, EventLoop, LoopCounts};
 use crate::events::records::{self, Event, Kind};
+use crate::hooks;
+use crate::launch::LaunchSocket;
 use crate::preflight;
 use crate::stats;
 use crate::topology;
@@ -43,6 +46,7 @@ const TICK: Duration = Duration::from_secs(1);
 const SIGNAL_TOKEN: u64 = 0;
 const TICK_TOKEN: u64 = 1;
 const AUDIO_TOKEN: u64 = 2;
+const LAUNCH_TOKEN: u64 = 3;
 /// How many exec and exit events may wait for launch detection.
 const DETECT_BACKLOG: usize = 1024;
 /// How many frame and input events may wait for the stats thread: a
@@ -65,6 +69,7 @@ pub const STAT_NAMES: [&str; bpf_intf::gamer_stat_NR_GSTATS as usize] = [
     "preempt-kick",
     "starve-guard",
     "aged",
+    "input-tier",
 ];
 
 /// The BPF .bss variables userspace writes while the scheduler runs. BPF
@@ -100,6 +105,8 @@ impl<'obj> SharedVars<'obj> {
 /// What the loop serves besides its ringbufs, and where it sends things.
 struct LoopIo<'a> {
     signals: &'a SignalFd,
+    /// The launch socket and the map its marks go to.
+    launch: Option<(&'a LaunchSocket, &'a MapHandle)>,
     tick: &'a TimerFd,
     inotify: &'a crossbeam_channel::Sender<()>,
     ticks: &'a crossbeam_channel::Sender<stats::Metrics>,
@@ -133,10 +140,14 @@ pub struct Scheduler<'obj> {
 
 impl<'obj> Scheduler<'obj> {
     /// Open, configure, load and attach the BPF scheduler.
+    /// Optional hook programs named in `refused` stay off: a load has
+    /// already failed on them. A load that fails on another one returns a
+    /// [`hooks::HookLoadFailed`] naming it.
     pub fn attach(
         opts: &Opts,
         open_object: &'obj mut MaybeUninit<OpenObject>,
         publisher: Arc<stats::Publisher>,
+        refused: &BTreeSet<String>,
     ) -> Result<Self> {
         let plan = topology_plan(opts)?;
 
@@ -165,7 +176,7 @@ impl<'obj> Scheduler<'obj> {
             rodata.cpu_fast[cpu] = u8::from(fast);
             rodata.cpu_llc[cpu] = llc;
         }
-        rodata.miss_wait_ns = opts.miss_wait_ns();
+        rodata.runq_wait_ns = opts.runq_wait_ns();
         if let Some(comm) = &opts.game_comm {
             rodata.game_comm = classes::comm_bytes(comm);
             rodata.game_comm_set = true;
@@ -175,10 +186,16 @@ impl<'obj> Scheduler<'obj> {
             rodata.test_error_after_ns = ms * 1_000_000;
         }
 
-        let hooks = classes::enable_optional_hooks(skel.open_object_mut())?;
-        info!("class hooks on: {}", hooks.join(" "));
+        let hook_progs = hooks::enable_optional_hooks(
+            skel.open_object_mut(),
+            refused,
+            !opts.test_skip_btf_check,
+        )?;
+        let targets: Vec<&str> = hook_progs.values().map(String::as_str).collect();
+        info!("class hooks on: {}", targets.join(" "));
 
-        let skel = scx_ops_load!(skel, gamer_ops, uei)?;
+        let skel =
+            hooks::load_with_hooks(&hook_progs, || Ok(scx_ops_load!(skel, gamer_ops, uei)?))?;
         register_game(&skel, opts)?;
         if opts.verifier_stats {
             print_verifier_stats(&skel)?;
@@ -223,7 +240,7 @@ impl<'obj> Scheduler<'obj> {
 
     /// Serve the event loop until a signal arrives on `signals` or the
     /// kernel ends the scheduler, then detach and say which.
-    pub fn run(&mut self, signals: &SignalFd) -> Result<Ending> {
+    pub fn run(&mut self, signals: &SignalFd, launch: Option<&LaunchSocket>) -> Result<Ending> {
         use libbpf_rs::skel::Skel;
         let maps: Vec<(Kind, libbpf_rs::Map)> = self
             .skel
@@ -266,10 +283,16 @@ impl<'obj> Scheduler<'obj> {
             self.proc_maps()?,
             PathBuf::from("/proc"),
             PathBuf::from(detect::RUN_USER),
+            std::path::Path::new(detect::seat::SEATS_DIR),
         );
         if let Some(audio) = worker.audio_watch() {
             events.add_fd_edge(audio.fd(), AUDIO_TOKEN)?;
         }
+        if let Some(launch) = launch {
+            events.add_fd(launch.fd(), LAUNCH_TOKEN)?;
+        }
+        let game_tgids =
+            MapHandle::try_from(&self.skel.maps.game_tgids).context("opening map game_tgids")?;
         let (inotify_tx, inotify_rx) = crossbeam_channel::bounded(1);
 
         let detected = worker.detected();
@@ -280,6 +303,7 @@ impl<'obj> Scheduler<'obj> {
             s.spawn(move || stats::feed::run(stats_rx, ticks_rx, publisher, print_every));
             let loop_io = LoopIo {
                 signals,
+                launch: launch.map(|l| (l, &game_tgids)),
                 tick: &tick,
                 inotify: &inotify_tx,
                 ticks: &ticks_tx,
@@ -354,6 +378,13 @@ impl<'obj> Scheduler<'obj> {
                     AUDIO_TOKEN => {
                         let _ = io.inotify.try_send(());
                     }
+                    LAUNCH_TOKEN => {
+                        if let Some((socket, game_tgids)) = io.launch {
+                            socket.serve(Path::new("/proc"), &mut |tgid| {
+                                self.mark_game(game_tgids, tgid)
+                            });
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -394,8 +425,21 @@ impl<'obj> Scheduler<'obj> {
             game_tgids: handle(&self.skel.maps.game_tgids)?,
             audio_tgids: handle(&self.skel.maps.audio_tgids)?,
             proc_tgids: handle(&self.skel.maps.proc_tgids)?,
+            proc_uids: handle(&self.skel.maps.proc_uids)?,
+            proc_use: handle(&self.skel.maps.proc_use)?,
             proc_gen: self.shared.proc_gen,
         })
+    }
+
+    /// Put a process in the game map, as launch detection does, and tell
+    /// the BPF side the map changed.
+    fn mark_game(&self, game_tgids: &MapHandle, tgid: u32) -> Result<()> {
+        let via = bpf_intf::gamer_class_via_GAMER_VIA_GAME_TGID;
+        game_tgids
+            .update(&tgid.to_ne_bytes(), &via.to_ne_bytes(), MapFlags::ANY)
+            .context("writing the game map")?;
+        self.shared.proc_gen.fetch_add(1, Ordering::AcqRel);
+        Ok(())
     }
 
     /// evdev stamps events in CLOCK_REALTIME by default and BPF can only
@@ -494,12 +538,12 @@ impl Scheduler<'_> {
             Ok(counts) => {
                 for (name, c) in classes::CLASS_NAMES.iter().zip(counts.iter()) {
                     info!(
-                        "class {name}: threads={} wakeups={} cpu={:.1}ms boosts={} deadline-misses={}",
+                        "class {name}: threads={} wakeups={} cpu={:.1}ms boosts={} runq-waits={}",
                         c.threads,
                         c.wakeups,
                         c.cpu_ns as f64 / 1e6,
                         c.boosts,
-                        c.deadline_misses
+                        c.runq_waits
                     );
                 }
             }
@@ -540,7 +584,7 @@ fn ring_kind(map_name: &str) -> Option<Kind> {
     match map_name {
         "frame_events" => Some(Kind::Frame),
         "gpu_events" => Some(Kind::GpuSubmit),
-        "miss_events" => Some(Kind::DeadlineMiss),
+        "runq_wait_events" => Some(Kind::RunqWait),
         "proc_events" => Some(Kind::Proc),
         "class_events" => Some(Kind::Class),
         n if n.starts_with("input_ring_") => Some(Kind::Input),

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use scx_gamer::detect::game::{GameChange, GameDetector};
+use scx_gamer::detect::seat::Eligible;
 use tempfile::TempDir;
 
 struct Launch {
@@ -122,7 +123,11 @@ fn session() -> TempDir {
 #[test]
 fn renamed_game_under_a_fake_reaper_is_found_within_50ms_and_cleared_on_exit() {
     let run_user = session();
-    let mut d = GameDetector::new("/proc".into(), run_user.path().to_path_buf());
+    let mut d = GameDetector::new(
+        "/proc".into(),
+        run_user.path().to_path_buf(),
+        Eligible::Sessions,
+    );
     let mut l = launch();
     let reaper = l.reaper.id();
 
@@ -164,7 +169,11 @@ fn renamed_game_under_a_fake_reaper_is_found_within_50ms_and_cleared_on_exit() {
 #[test]
 fn the_same_launch_without_a_user_session_is_not_a_game() {
     let nobody = tempfile::tempdir().unwrap();
-    let mut d = GameDetector::new("/proc".into(), nobody.path().to_path_buf());
+    let mut d = GameDetector::new(
+        "/proc".into(),
+        nobody.path().to_path_buf(),
+        Eligible::Sessions,
+    );
     let l = launch();
     assert_eq!(d.on_exec(l.reaper.id()), vec![], "not watched either");
     wait_exec(&l, l.game, "Game.exe");

@@ -87,9 +87,21 @@ invalid value '-5' for '--slice-us <SLICE_US>'|--slice-us=-5
 a value is required for '--slice-us <SLICE_US>'|--slice-us
 the argument '--slice-us <SLICE_US>' cannot be used multiple times|--slice-us 500 --slice-us 600
 unexpected value 'yes' for '--log-classes'|--log-classes=yes
-unexpected argument 'now' found|now
+unrecognized subcommand 'now'|now
+the following required arguments were not provided|run
 CASES
 check "--list-game-candidates lists a fake game without needing sched_ext" lists_game_candidates
+
+# `scx_gamer run` with no scheduler: the command runs anyway, its exit code
+# comes back, and one line says why it is unmarked.
+run_without_scheduler() {
+	local rc=0 err
+	err=$("$bin" --launch-socket "$(mktemp -u)" run -- sh -c 'exit 3' 2>&1) || rc=$?
+	[ "$rc" -eq 3 ] || { echo "exit $rc, expected the command's 3: $err"; return 1; }
+	[ "$(wc -l <<<"$err")" -eq 1 ] && grep -q 'no scx_gamer scheduler is running' <<<"$err" ||
+		{ echo "expected one line saying no scheduler runs, got: $err"; return 1; }
+}
+check "scx_gamer run without a scheduler still runs the command, saying so" run_without_scheduler
 
 # The event path's benchmark, briefly: the producer's events must all be
 # accounted for (read by the loop, or dropped and counted by BPF), and some
@@ -105,6 +117,18 @@ sys.exit(0 if m["consumed"] > 0 and m["consumed"] + m["bpf_drops"] == m["produce
 ' "$out"
 }
 check "event benchmark: every produced event is read or counted as dropped" event_bench_accounts_for_every_event
+# The benchmark's report: ranges in every cell, "better" only where ranges
+# do not overlap, a failed peer kept with its reason, the clock named.
+bench_report_unit_tests() {
+	python3 "$src/bench/test_report.py" 2>&1 | tail -n 3
+	return "${PIPESTATUS[0]}"
+}
+check "benchmark report: ranges, verdicts, failures, clock" bench_report_unit_tests
+bench_compare_unit_tests() {
+	python3 "$src/bench/test_compare.py" 2>&1 | tail -n 3
+	return "${PIPESTATUS[0]}"
+}
+check "benchmark comparison: a moved median or a swapped ranking fails" bench_compare_unit_tests
 if [ -d /sys/kernel/sched_ext ]; then
 	echo "note: this kernel has sched_ext; its refusal path is covered by the unit tests only"
 else

@@ -4,12 +4,13 @@
  * kernel rather than from their names (docs/classification.md).
  *
  * Evidence is gathered by hooks on the kernel paths that only the real thing
- * takes: reading an evdev or hidraw device that returned events (input), being
- * woken while a PCM period completes (audio), a successful DRM atomic commit
- * or page flip, which the kernel allows only to the display's master
- * (compositor), a successful submit ioctl of a GPU driver (GPU submit), and
- * belonging to a process the user or the launch detection named as the game.
- * A renamed process does none of these, so it gains nothing.
+ * takes: reading an evdev device, or the hidraw node of a keyboard, mouse,
+ * gamepad or joystick, that returned events (input), being woken while a PCM
+ * period completes (audio), a successful DRM atomic commit or page flip,
+ * which the kernel allows only to the display's master (compositor), a
+ * successful submit ioctl of a GPU driver (GPU submit), and belonging to a
+ * process the user or the launch detection named as the game. A renamed
+ * process does none of these, so it gains nothing.
  *
  * Per-thread evidence (input, audio, GPU submit) expires after
  * class_window_ns without fresh evidence. Per-process classes (compositor,
@@ -20,8 +21,10 @@
  * (futex, eventfd, ntsync) carries "this matters" from the thread that read
  * the mouse to the thread that renders the frame.
  *
- * Every driver hook is optional: userspace enables each one only when its
- * kernel function exists, so a missing module disables that hook alone.
+ * The input and GPU-submit hooks are in drivers.bpf.c; the audio, compositor
+ * and game hooks are here. Every driver hook is optional: userspace enables
+ * each one only when its kernel function exists, so a missing module
+ * disables that hook alone.
  *
  * All timestamps here are bpf_ktime_get_ns(): the hooks run outside the
  * scheduler, where the runqueue clock of scx_bpf_now() is not theirs to read.
@@ -106,8 +109,30 @@ static bool in_pcm_period(void)
 	return depth && *depth > 0;
 }
 
+/* Whether the current thread belongs to a process named as the game. */
+__hidden bool classify_current_in_game(void)
+{
+	u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	return bpf_map_lookup_elem(&game_tgids, &tgid);
+}
+
+/*
+ * Whether input the current thread read reaches the game: it is the game's
+ * own, or the compositor's, which forwards it to the focused window. Input
+ * read by anyone else (a daemon polling a sensor, a remapper, another
+ * user's session) must not keep the game's input boost on.
+ */
+static bool current_feeds_game(void)
+{
+	u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	return bpf_map_lookup_elem(&game_tgids, &tgid) ||
+	       bpf_map_lookup_elem(&compositor_tgids, &tgid);
+}
+
 /* The current thread showed the behaviour of @class, just now. */
-static void mark_current(enum gamer_class class, enum gamer_class_via via)
+__hidden void classify_mark_current(enum gamer_class class, enum gamer_class_via via)
 {
 	struct task_struct *p = bpf_get_current_task_btf();
 	struct task_ctx *tctx = task_ctx(p);
@@ -119,7 +144,8 @@ static void mark_current(enum gamer_class class, enum gamer_class_via via)
 	switch (class) {
 	case GAMER_CLASS_INPUT:
 		tctx->input_at = now;
-		last_input_ns = now;
+		if (current_feeds_game())
+			last_input_ns = now;
 		break;
 	case GAMER_CLASS_GPU_SUBMIT:
 		tctx->gpu_at = now;
@@ -162,6 +188,11 @@ __hidden bool classify_knows_process(u32 tgid)
 	return bpf_map_lookup_elem(&game_tgids, &tgid) ||
 	       bpf_map_lookup_elem(&compositor_tgids, &tgid) ||
 	       bpf_map_lookup_elem(&audio_tgids, &tgid);
+}
+
+__hidden bool classify_is_game(u32 tgid)
+{
+	return bpf_map_lookup_elem(&game_tgids, &tgid);
 }
 
 /* The per-process classes of @tgid, noting in @tctx how each was given. */
@@ -345,7 +376,7 @@ __hidden void classify_select_cpu(struct task_struct *p, struct task_ctx *tctx)
 	classify_refresh(p, tctx);
 }
 
-/* Count a boost or a deadline miss for every class in @mask. */
+/* Count a boost or a run-queue wait over the bound for every class in @mask. */
 __hidden void classify_count(u32 mask, bool boost)
 {
 	struct class_stats *stats = this_cpu_class_stats();
@@ -359,7 +390,7 @@ __hidden void classify_count(u32 mask, bool boost)
 		if (boost)
 			stats->c[c].boosts++;
 		else
-			stats->c[c].deadline_misses++;
+			stats->c[c].runq_waits++;
 	}
 }
 
@@ -411,29 +442,6 @@ __hidden void classify_exit_task(struct task_struct *p)
 }
 
 /*
- * Input: a read of an input device that returned events. evdev is what
- * games and compositors read; hidraw is how Steam Input and some games read
- * controllers directly.
- */
-SEC("?fexit/evdev_read")
-int BPF_PROG(input_evdev_read, struct file *file, void *buf, size_t count, void *ppos, long ret)
-{
-	if (ret <= 0)
-		return 0;
-	mark_current(GAMER_CLASS_INPUT, GAMER_VIA_EVDEV_READ);
-	events_input_read(file, buf, ret);
-	return 0;
-}
-
-SEC("?fexit/hidraw_read")
-int BPF_PROG(input_hidraw_read, void *file, void *buf, size_t count, void *ppos, long ret)
-{
-	if (ret > 0)
-		mark_current(GAMER_CLASS_INPUT, GAMER_VIA_HIDRAW_READ);
-	return 0;
-}
-
-/*
  * Audio: a PCM period completed. Every driver's completion goes through this
  * function, and the threads it wakes are the ones feeding or draining the
  * sound card.
@@ -481,7 +489,7 @@ int BPF_PROG(compositor_atomic, void *dev, void *data, void *file_priv, int ret)
 		return 0;
 	if (!ret)
 		mark_current_process(&compositor_tgids, GAMER_VIA_DRM_ATOMIC);
-	events_frame(task_ctx(bpf_get_current_task_btf()), ret);
+	events_commit(task_ctx(bpf_get_current_task_btf()), ret);
 	return 0;
 }
 
@@ -492,56 +500,7 @@ int BPF_PROG(compositor_page_flip, void *dev, void *data, void *file_priv, int r
 		return 0;
 	if (!ret)
 		mark_current_process(&compositor_tgids, GAMER_VIA_DRM_PAGE_FLIP);
-	events_frame(task_ctx(bpf_get_current_task_btf()), ret);
-	return 0;
-}
-
-/* A successful GPU submit by the current thread, through @driver. */
-static void gpu_submitted(u32 driver, u32 kind)
-{
-	mark_current(GAMER_CLASS_GPU_SUBMIT, GAMER_VIA_GPU_IOCTL);
-	events_gpu_submit(task_ctx(bpf_get_current_task_btf()), driver, kind);
-}
-
-/*
- * GPU submit: the submit ioctl of each driver, counted when it succeeds.
- * They all share the DRM ioctl signature (device, data, file) -> int.
- */
-#define GPU_SUBMIT_HOOK(fn, driver, kind)					\
-SEC("?fexit/" #fn)								\
-int BPF_PROG(gpu_##fn, void *dev, void *data, void *file, int ret)		\
-{										\
-	if (!ret)								\
-		gpu_submitted(driver, kind);					\
-	return 0;								\
-}
-
-GPU_SUBMIT_HOOK(amdgpu_cs_ioctl, GAMER_GPU_AMDGPU, GAMER_SUBMIT_COMMANDS)
-GPU_SUBMIT_HOOK(i915_gem_execbuffer2_ioctl, GAMER_GPU_I915, GAMER_SUBMIT_COMMANDS)
-GPU_SUBMIT_HOOK(xe_exec_ioctl, GAMER_GPU_XE, GAMER_SUBMIT_COMMANDS)
-GPU_SUBMIT_HOOK(nouveau_gem_ioctl_pushbuf, GAMER_GPU_NOUVEAU, GAMER_SUBMIT_COMMANDS)
-GPU_SUBMIT_HOOK(virtio_gpu_execbuffer_ioctl, GAMER_GPU_VIRTIO, GAMER_SUBMIT_COMMANDS)
-GPU_SUBMIT_HOOK(msm_ioctl_gem_submit, GAMER_GPU_MSM, GAMER_SUBMIT_COMMANDS)
-GPU_SUBMIT_HOOK(panfrost_ioctl_submit, GAMER_GPU_PANFROST, GAMER_SUBMIT_COMMANDS)
-GPU_SUBMIT_HOOK(panthor_ioctl_group_submit, GAMER_GPU_PANTHOR, GAMER_SUBMIT_COMMANDS)
-/*
- * vgem, the virtual GEM driver of software rendering and of DRM's own
- * tests, has no command stream: attaching a fence to a buffer is how its
- * users submit work that others wait on.
- */
-GPU_SUBMIT_HOOK(vgem_fence_attach_ioctl, GAMER_GPU_VGEM, GAMER_SUBMIT_FENCE)
-
-/*
- * NVIDIA's proprietary driver queues work in memory it maps into the process,
- * with no ioctl per submit. Its render threads still make driver ioctls
- * every frame (synchronisation, memory), so a successful one is the closest
- * evidence the kernel sees.
- */
-SEC("?fexit/nvidia_unlocked_ioctl")
-int BPF_PROG(gpu_nvidia_unlocked_ioctl, void *file, unsigned int cmd, unsigned long arg, long ret)
-{
-	if (!ret)
-		gpu_submitted(GAMER_GPU_NVIDIA, GAMER_SUBMIT_DRIVER_IOCTL);
+	events_commit(task_ctx(bpf_get_current_task_btf()), ret);
 	return 0;
 }
 

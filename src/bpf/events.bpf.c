@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * The event streams userspace reads (docs/events.md): input events as their
- * handlers read them, frames put on the display, GPU submits, deadline
- * misses of classified threads, and the process events launch detection
+ * handlers read them, frames presented on the display, GPU submits, long
+ * run-queue waits of classified threads, and the process events launch detection
  * needs. Every ringbuf lives here, and so does every record that goes into
  * one; the hooks elsewhere call the events_*() functions below.
  *
@@ -20,12 +20,13 @@
 #include "gamer.bpf.h"
 
 /*
- * How long a classified thread may wait to run before it counts as a
- * deadline miss. sched_ext has no high-resolution tick, so a wait of up to a
+ * How long a classified thread may wait on the run queue before the wait is
+ * reported (a runq-wait event). This is a scheduling delay, not a missed
+ * frame: late frames are the frame events' missed vblanks. sched_ext has no high-resolution tick, so a wait of up to a
  * tick can happen even when everything works; longer means the policy
  * failed it.
  */
-const volatile u64 miss_wait_ns = 4ULL * 1000 * 1000;
+const volatile u64 runq_wait_ns = 4ULL * 1000 * 1000;
 
 /*
  * CLOCK_TAI minus CLOCK_REALTIME, kept current by userspace: evdev stamps
@@ -42,16 +43,16 @@ struct event_ring {
 };
 struct event_ring frame_events SEC(".maps");
 struct event_ring gpu_events SEC(".maps");
-struct event_ring miss_events SEC(".maps");
+struct event_ring runq_wait_events SEC(".maps");
 struct event_ring proc_events SEC(".maps");
 
-/* Per compositor process: what a frame event needs from the previous one. */
+/* Per process that commits frames: what its next presented frame reports. */
 struct frame_state {
-	u64 last_ns;
-	/* Average frame interval, weighting the newest an eighth. */
-	u64 avg_interval_ns;
+	/* Its latest accepted commit: the thread, and its wake-to-return time. */
+	u64 commit_latency_ns;
+	u32 commit_tid;
+	/* Commits refused as busy since its previous presented frame. */
 	u32 busy_since_last;
-	u32 pad;
 };
 
 struct {
@@ -101,6 +102,26 @@ struct input_event_user {
 /* x86's marker of a 32-bit task inside a syscall (asm/thread_info.h). */
 #define TS_COMPAT	0x0002
 
+/* thread_info.status exists on x86 only; CO-RE says whether this kernel has it. */
+struct thread_info___x86 {
+	u32 status;
+} __attribute__((preserve_access_index));
+
+/*
+ * Whether the current read() is a 32-bit task's, whose struct input_event
+ * is smaller. On x86 the syscall's own marker says so exactly. Elsewhere
+ * (arm64) a 32-bit process has an address space of at most 4 GiB, which
+ * every architecture's mm_struct records.
+ */
+static bool compat_reader(struct task_struct *cur)
+{
+	struct thread_info___x86 *ti = (void *)&cur->thread_info;
+
+	if (bpf_core_field_exists(ti->status))
+		return BPF_CORE_READ(ti, status) & TS_COMPAT;
+	return BPF_CORE_READ(cur, mm, task_size) <= (1ULL << 32);
+}
+
 /*
  * A read() of evdev device @file returned @nbytes of events into @ubuf:
  * report each, with how long it took from the kernel stamping it to now.
@@ -116,7 +137,7 @@ __hidden void events_input_read(struct file *file, const void *ubuf, long nbytes
 	int i;
 
 	/* 32-bit readers get a smaller struct input_event; not decoded here. */
-	if (cur->thread_info.status & TS_COMPAT)
+	if (compat_reader(cur))
 		return;
 	ring = input_ring_of(cpu);
 	if (!ring)
@@ -150,16 +171,17 @@ __hidden void events_input_read(struct file *file, const void *ubuf, long nbytes
 
 /*
  * The current thread of a compositor committed a frame (@ret == 0), or was
- * told the display is still busy with the previous one (-EBUSY).
+ * told the display is still busy with the previous one (-EBUSY). The frame
+ * event comes later, when the flip is presented.
  */
-__hidden void events_frame(struct task_ctx *tctx, int ret)
+__hidden void events_commit(struct task_ctx *tctx, int ret)
 {
 	struct task_struct *cur = bpf_get_current_task_btf();
 	struct frame_state *st, fresh = {};
-	struct frame_event *e;
 	u32 tgid = cur->tgid;
-	u64 now = bpf_ktime_get_ns(), interval;
 
+	if (ret && ret != -EBUSY)
+		return;
 	st = bpf_map_lookup_elem(&frame_states, &tgid);
 	if (!st) {
 		bpf_map_update_elem(&frame_states, &tgid, &fresh, BPF_NOEXIST);
@@ -171,30 +193,39 @@ __hidden void events_frame(struct task_ctx *tctx, int ret)
 		st->busy_since_last++;
 		return;
 	}
-	if (ret)
-		return;
+	st->commit_tid = cur->pid;
+	st->commit_latency_ns = tctx && tctx->woke_at ? bpf_ktime_get_ns() - tctx->woke_at : 0;
+}
 
-	interval = st->last_ns ? now - st->last_ns : 0;
+/*
+ * A flip was presented (present.bpf.c filled in the display's side in
+ * @draft): add what the committing process did, and report it.
+ */
+__hidden void events_frame_presented(struct frame_event *draft)
+{
+	struct frame_event *e;
+	struct frame_state *st;
+	u32 tgid = draft->tgid;
+	u64 now = bpf_ktime_get_ns();
+
 	e = bpf_ringbuf_reserve(&frame_events, sizeof(*e), 0);
 	if (!e) {
 		events_drop(GAMER_RING_FRAME);
-	} else {
-		e->ts_ns = now;
-		e->interval_ns = interval;
-		e->submit_to_present_ns = last_submit_ns ? now - last_submit_ns : 0;
-		e->compositor_latency_ns = tctx && tctx->woke_at ? now - tctx->woke_at : 0;
-		e->tgid = tgid;
-		e->tid = cur->pid;
-		e->dropped = st->busy_since_last;
-		e->vsync_missed = st->avg_interval_ns && interval * 2 > st->avg_interval_ns * 3;
-		bpf_ringbuf_submit(e, wake_flag(&frame_events, sizeof(*e) + 8));
+		return;
 	}
-
-	if (interval)
-		st->avg_interval_ns = st->avg_interval_ns ?
-			(st->avg_interval_ns * 7 + interval) / 8 : interval;
-	st->last_ns = now;
-	st->busy_since_last = 0;
+	__builtin_memcpy(e, draft, sizeof(*e));
+	e->delivered_ns = now;
+	e->submit_to_present_ns = last_submit_ns && draft->ts_ns > last_submit_ns ?
+		draft->ts_ns - last_submit_ns : 0;
+	e->game = classify_is_game(tgid);
+	st = bpf_map_lookup_elem(&frame_states, &tgid);
+	if (st) {
+		e->tid = st->commit_tid;
+		e->compositor_latency_ns = st->commit_latency_ns;
+		e->dropped = st->busy_since_last;
+		st->busy_since_last = 0;
+	}
+	bpf_ringbuf_submit(e, wake_flag(&frame_events, sizeof(*e) + 8));
 }
 
 /* The current thread's GPU submit through @driver succeeded. */
@@ -234,7 +265,7 @@ __hidden void events_runnable(struct task_ctx *tctx, bool wakeup)
 /* @p starts running: if it is classified and waited too long, say so. */
 __hidden void events_running(struct task_struct *p, struct task_ctx *tctx)
 {
-	struct deadline_miss_event *e;
+	struct runq_wait_event *e;
 	u64 now, wait;
 
 	if (!tctx->runnable_at)
@@ -242,25 +273,25 @@ __hidden void events_running(struct task_struct *p, struct task_ctx *tctx)
 	now = bpf_ktime_get_ns();
 	wait = now - tctx->runnable_at;
 	tctx->runnable_at = 0;
-	if (!tctx->class_mask || wait <= miss_wait_ns)
+	if (!tctx->class_mask || wait <= runq_wait_ns)
 		return;
 	classify_count(tctx->class_mask, false);
 
-	e = bpf_ringbuf_reserve(&miss_events, sizeof(*e), 0);
+	e = bpf_ringbuf_reserve(&runq_wait_events, sizeof(*e), 0);
 	if (!e) {
-		events_drop(GAMER_RING_DEADLINE_MISS);
+		events_drop(GAMER_RING_RUNQ_WAIT);
 		return;
 	}
 	e->ts_ns = now;
-	e->expected_ns = miss_wait_ns;
-	e->actual_ns = wait;
-	e->miss_ns = wait - miss_wait_ns;
+	e->bound_ns = runq_wait_ns;
+	e->wait_ns = wait;
+	e->over_ns = wait - runq_wait_ns;
 	e->tid = p->pid;
 	e->tgid = p->tgid;
 	e->class_mask = tctx->class_mask;
 	e->cpu = bpf_get_smp_processor_id();
 	__builtin_memcpy(e->comm, p->comm, sizeof(e->comm));
-	bpf_ringbuf_submit(e, wake_flag(&miss_events, sizeof(*e) + 8));
+	bpf_ringbuf_submit(e, wake_flag(&runq_wait_events, sizeof(*e) + 8));
 }
 
 /* Report an exec or exit of @p. */

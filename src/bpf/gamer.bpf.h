@@ -3,7 +3,8 @@
  * What the BPF files of scx_gamer share with each other but not with
  * userspace: the per-task context and the functions one file calls in
  * another. main.bpf.c is the scheduler; classify.bpf.c works out which class
- * each thread belongs to.
+ * each thread belongs to, from the evidence of the hooks in drivers.bpf.c
+ * and its own.
  */
 #ifndef __SCX_GAMER_BPF_H
 #define __SCX_GAMER_BPF_H
@@ -109,11 +110,16 @@ void classify_account(struct task_ctx *tctx, u64 delta_ns);
 void classify_init_task(struct task_struct *p, bool fork);
 void classify_exit_task(struct task_struct *p);
 bool classify_knows_process(u32 tgid);
+bool classify_is_game(u32 tgid);
 void classify_count(u32 mask, bool boost);
+/* For the driver hooks of drivers.bpf.c. */
+void classify_mark_current(enum gamer_class class, enum gamer_class_via via);
+bool classify_current_in_game(void);
 
 /* Defined in events.bpf.c: every ringbuf record is made there. */
 void events_input_read(struct file *file, const void *ubuf, long nbytes);
-void events_frame(struct task_ctx *tctx, int ret);
+void events_commit(struct task_ctx *tctx, int ret);
+void events_frame_presented(struct frame_event *draft);
 void events_gpu_submit(struct task_ctx *tctx, u32 driver, u32 kind);
 void events_runnable(struct task_ctx *tctx, bool wakeup);
 void events_running(struct task_struct *p, struct task_ctx *tctx);

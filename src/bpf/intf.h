@@ -46,6 +46,15 @@ enum gamer_consts {
 	GAMER_PATH_LEN		= 128,
 	/* The most CPUs the per-CPU topology tables hold. */
 	GAMER_MAX_CPUS		= 1024,
+	/* How many users the exec filter and the per-user counts hold. */
+	GAMER_MAX_UIDS		= 64,
+	/*
+	 * How many proc_tgids entries BPF makes for one user's processes at
+	 * once: a quarter of the map, so no user fills it for the others.
+	 */
+	GAMER_PROC_PER_UID	= 1024,
+	/* In proc_uids: execs of every user are candidates (no logind seat). */
+	GAMER_UID_ANY		= 0xffffffff,
 };
 
 /*
@@ -95,8 +104,8 @@ struct class_counters {
 	 * than a plain task's, because of its class (the policy's tiers).
 	 */
 	u64 boosts;
-	/* Deadline-miss events of threads holding the class. */
-	u64 deadline_misses;
+	/* Run-queue waits over the bound (runq-wait events) of threads holding the class. */
+	u64 runq_waits;
 };
 
 /* The per-CPU value of the class counters map, one entry per class. */
@@ -128,7 +137,7 @@ enum gamer_ring {
 	GAMER_RING_INPUT,
 	GAMER_RING_FRAME,
 	GAMER_RING_GPU_SUBMIT,
-	GAMER_RING_DEADLINE_MISS,
+	GAMER_RING_RUNQ_WAIT,
 	GAMER_RING_PROC,
 	GAMER_RING_CLASS,
 	GAMER_NR_RINGS,
@@ -155,23 +164,36 @@ struct input_event_rec {
 	u32 pad;
 };
 
-/* A frame put on the display by a compositor (a DRM commit or flip). */
+/*
+ * A frame presented: the kernel delivered a page flip's completion event
+ * to the process that asked for it, at the vblank that put it on screen.
+ */
 struct frame_event {
-	/* When the commit returned, CLOCK_MONOTONIC ns. */
+	/* The kernel's timestamp of that vblank, CLOCK_MONOTONIC ns. */
 	u64 ts_ns;
-	/* Since this process's previous frame; 0 for its first. */
+	/* When the completion event was delivered, CLOCK_MONOTONIC ns. */
+	u64 delivered_ns;
+	/* Since the previous presented frame on this CRTC; 0 for its first. */
 	u64 interval_ns;
-	/* From the latest GPU submit by any thread to this commit; 0 if none yet. */
+	/* The vblank sequence number of the presentation. */
+	u64 seq;
+	/* From the latest GPU submit by any thread to the presentation; 0 if none yet. */
 	u64 submit_to_present_ns;
-	/* From the committing thread waking up to its commit returning. */
+	/* For the process's latest accepted commit: from its thread waking to the commit returning. */
 	u64 compositor_latency_ns;
+	/* The process the event was delivered to (the DRM file's owner). */
 	u32 tgid;
+	/* Its thread whose commit or flip was last accepted; 0 if none was seen. */
 	u32 tid;
+	/* The CRTC's index on its device, as the drm_vblank_event tracepoints give it. */
+	u32 crtc;
+	/* Vblanks that passed without a frame since the previous one on this CRTC. */
+	u32 missed;
 	/* Commits refused as busy (-EBUSY: the previous flip still pending)
-	 * since this process's previous frame: frames that did not make it. */
+	 * by this process since its previous presented frame. */
 	u32 dropped;
-	/* 1 when the interval is over 1.5 times this process's average. */
-	u32 vsync_missed;
+	/* 1 when the process is in the game class. */
+	u32 game;
 };
 
 /* Which driver a GPU submit went through. */
@@ -217,13 +239,13 @@ struct gpu_submit_event {
  * becoming runnable (a wakeup, or losing its CPU while still runnable) to
  * running.
  */
-struct deadline_miss_event {
+struct runq_wait_event {
 	u64 ts_ns;
-	/* The longest wait its class allows, and the wait it had, ns. */
-	u64 expected_ns;
-	u64 actual_ns;
-	/* actual_ns - expected_ns */
-	u64 miss_ns;
+	/* The bound (--runq-wait-us), and the wait it had, ns. */
+	u64 bound_ns;
+	u64 wait_ns;
+	/* wait_ns - bound_ns */
+	u64 over_ns;
 	u32 tid;
 	u32 tgid;
 	/* The class mask (1 << enum gamer_class) it held. */
@@ -236,6 +258,8 @@ struct deadline_miss_event {
 enum gamer_proc_kind {
 	GAMER_PROC_EXEC,
 	GAMER_PROC_EXIT,
+	/* A process of a user in proc_uids made a UNIX socket listen. */
+	GAMER_PROC_LISTEN,
 };
 
 /*
@@ -273,6 +297,30 @@ enum gamer_proc_flag {
 	GAMER_PROC_WATCH	= 1,
 	/* An exec of it was reported: report its exit too. */
 	GAMER_PROC_REPORTED	= 2,
+	/*
+	 * Report the execs of its own children, without making entries for
+	 * them: a service manager whose socket-activated server is to come.
+	 */
+	GAMER_PROC_CHILDREN	= 4,
+	/* BPF made this entry and counts it in proc_use against .uid. */
+	GAMER_PROC_COUNTED	= 8,
+};
+
+/* A proc_tgids value. */
+struct gamer_proc_entry {
+	/* enum gamer_proc_flag bits */
+	u32 flags;
+	/* The real uid of the process when the entry was made. */
+	u32 uid;
+};
+
+/* A proc_use value: one user's share of proc_tgids. */
+struct gamer_proc_use {
+	/* Entries BPF made for this user's processes that are still there. */
+	u32 entries;
+	u32 pad;
+	/* Execs not reported because the user had GAMER_PROC_PER_UID entries. */
+	u64 refused;
 };
 
 /*
@@ -302,6 +350,8 @@ enum gamer_stat {
 	GSTAT_STARVE_GUARD,
 	/* A task had waited over half of --max-wait-ms: moved to run out of turn. */
 	GSTAT_AGED,
+	/* A game thread queued in the input tier: the game or compositor read input lately. */
+	GSTAT_INPUT_TIER,
 	NR_GSTATS,
 };
 

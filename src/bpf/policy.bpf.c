@@ -92,7 +92,7 @@ const volatile u64 max_wait_ns = 500ULL * 1000 * 1000;
 /* Off: one queue, no preemption, no tiers: the baseline deadline scheduler. */
 const volatile bool policy_off;
 
-/* The last time any thread read an input event (classify.bpf.c sets it). */
+/* The last time the game or the compositor read an input event (classify.bpf.c sets it). */
 u64 last_input_ns;
 /* The last time a game thread started running. */
 static u64 last_game_ns;
@@ -187,14 +187,21 @@ static u32 lat_cri(const struct task_ctx *tctx)
 	return freq - run < LAT_CRI_MAX ? freq - run : LAT_CRI_MAX;
 }
 
+/* A game thread that ranks with input because the game's input came lately. */
+static bool input_boosted(u32 m, u64 now)
+{
+	return !(m & (CLASS_BIT(GAMER_CLASS_INPUT) | CLASS_BIT(GAMER_CLASS_AUDIO))) &&
+	       (m & CLASS_BIT(GAMER_CLASS_GAME)) && last_input_ns &&
+	       time_since(now, last_input_ns) < input_boost_ns;
+}
+
 static u64 tier_offset(const struct task_ctx *tctx, u64 now)
 {
 	u32 m = tctx->class_mask;
 
 	if (m & (CLASS_BIT(GAMER_CLASS_INPUT) | CLASS_BIT(GAMER_CLASS_AUDIO)))
 		return 0;
-	if ((m & CLASS_BIT(GAMER_CLASS_GAME)) && last_input_ns &&
-	    time_since(now, last_input_ns) < input_boost_ns)
+	if (input_boosted(m, now))
 		return 0;
 	if (m & CLASS_BIT(GAMER_CLASS_COMPOSITOR))
 		return slice_lag_ns / 8;
@@ -232,6 +239,8 @@ __hidden u64 task_deadline(struct task_ctx *tctx, u64 vtime_now)
 		tctx->vruntime = vtime_min;
 
 	tctx->deadline = deadline_of(tctx, now);
+	if (!policy_off && input_boosted(tctx->class_mask, now))
+		stat_inc(GSTAT_INPUT_TIER);
 	/* Queued ahead of where a plain task would be: its class boosted it. */
 	if (task_is_critical(tctx))
 		classify_count(tctx->class_mask, true);

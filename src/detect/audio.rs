@@ -6,28 +6,30 @@
 // SO_PEERCRED, which names the process that called listen(). Two cases need
 // more than one connect:
 // - the socket file appears at bind(), before listen(): a refused connect is
-//   tried again on the event loop's timer tick;
+//   tried again when BPF reports a UNIX socket listening (and on the 1 s
+//   tick, in case that hook is off);
 // - with systemd socket activation the user's service manager calls
 //   listen(), and the server is the child of it that holds the listening
-//   socket (found through /proc/net/unix and the child's fds). Such a socket
-//   is connected to only once: connecting starts the server, and a server
-//   the user stopped must stay stopped.
-// The peer must be the user owning the runtime dir (the ownership rule).
+//   socket (src/detect/activation.rs). It is looked for when BPF reports an
+//   exec by a child of that manager, never on a timer. Such a socket is
+//   connected to only once: connecting starts the server, and a server the
+//   user stopped must stay stopped.
+// Only the users `Eligible` allows are watched (src/detect/seat.rs); the
+// peer must be the user owning the runtime dir.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask};
 use log::{debug, warn};
-use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType, UnixAddr};
 
-use super::in_user_session;
-use super::procinfo::read_process;
+use super::activation::{activated_server, is_service_manager, peer_of};
+use super::seat::Eligible;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum AudioKind {
@@ -71,9 +73,6 @@ const PIPEWIRE_SOCKET: &str = "pipewire-0";
 const PULSE_DIR: &str = "pulse";
 const PULSE_SOCKET: &str = "native";
 
-/// The Linux flag of a listening socket in /proc/net/unix (__SO_ACCEPTCON).
-const ACCEPTCON: u32 = 0x10000;
-
 #[derive(Debug, Clone, Copy)]
 enum Dir {
     Root,
@@ -94,7 +93,7 @@ struct UserDir {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     /// Nobody answers yet (bound but not listening), or its server exited:
-    /// connect again on the next tick.
+    /// connect again on the next listen, or tick.
     Pending,
     /// The user's service manager listens (socket activation); the server
     /// is its child holding the socket, and none does yet.
@@ -123,10 +122,12 @@ pub struct AudioWatch {
     proc_root: PathBuf,
     dirs: HashMap<WatchDescriptor, Dir>,
     users: BTreeMap<u32, UserDir>,
-    /// Runtime dirs that exist but are not (yet) their user's: logind makes
-    /// the directory before it mounts the user's tmpfs on it.
+    /// Runtime dirs that exist but are not (yet) their user's (logind makes
+    /// the directory before it mounts the user's tmpfs on it), or whose
+    /// user is not eligible.
     waiting: BTreeSet<u32>,
     sockets: BTreeMap<PathBuf, Socket>,
+    eligible: Eligible,
 }
 
 const DIR_EVENTS: WatchMask = WatchMask::CREATE
@@ -151,6 +152,7 @@ impl AudioWatch {
             users: BTreeMap::new(),
             waiting: BTreeSet::new(),
             sockets: BTreeMap::new(),
+            eligible: Eligible::Sessions,
         })
     }
 
@@ -158,6 +160,19 @@ impl AudioWatch {
     /// is readable, call `handle_events`.
     pub fn fd(&self) -> BorrowedFd<'_> {
         self.inotify.as_fd()
+    }
+
+    /// Watch only the users `eligible` allows from now on (every user with
+    /// a runtime dir until called).
+    pub fn set_eligible(&mut self, eligible: Eligible) -> Vec<AudioChange> {
+        self.eligible = eligible;
+        let mut changes = Vec::new();
+        self.sync_root(&mut changes);
+        changes
+    }
+
+    fn allows(&self, uid: u32) -> bool {
+        self.eligible.allows(&self.run_user, uid)
     }
 
     /// The sockets there are now, once at start.
@@ -250,10 +265,11 @@ impl AudioWatch {
         changes
     }
 
-    /// On the event loop's timer tick: runtime dirs that became their user's
-    /// or were mounted over, sockets whose server was not listening yet, and
-    /// socket-activated servers not started yet.
-    pub fn retry_pending(&mut self) -> Vec<AudioChange> {
+    /// On the 1 s tick: runtime dirs that became their user's or were
+    /// mounted over (nothing tells of a mount but its effect), and sockets
+    /// bound but not listening, in case the listen hook is off. Costs
+    /// stat() and connect(), never a /proc read.
+    pub fn on_tick(&mut self) -> Vec<AudioChange> {
         let mut changes = Vec::new();
         let moved: Vec<u32> = self
             .users
@@ -266,26 +282,54 @@ impl AudioWatch {
             self.waiting.insert(uid);
         }
         for uid in self.waiting.clone() {
-            if in_user_session(&self.run_user, uid) {
+            if self.allows(uid) {
                 self.add_user(uid, &mut changes);
             }
         }
-        for path in
-            self.sockets_where(|s| matches!(s.state, State::Pending | State::Activated { .. }))
-        {
+        self.on_listen_into(&mut changes);
+        changes
+    }
+
+    /// A UNIX socket started listening somewhere: try the sockets that were
+    /// bound and refused.
+    pub fn on_listen(&mut self) -> Vec<AudioChange> {
+        let mut changes = Vec::new();
+        self.on_listen_into(&mut changes);
+        changes
+    }
+
+    fn on_listen_into(&mut self, changes: &mut Vec<AudioChange>) {
+        for path in self.sockets_where(|s| s.state == State::Pending) {
+            self.probe(&path, changes);
+        }
+    }
+
+    /// A child of `ppid` exec'd: if `ppid` is the manager of a socket whose
+    /// server is to come, this may be the server.
+    pub fn on_exec(&mut self, ppid: u32) -> Vec<AudioChange> {
+        let mut changes = Vec::new();
+        let waiting = self.sockets_where(|s| s.state == State::Activated { manager: ppid });
+        for path in waiting {
             self.probe(&path, &mut changes);
         }
         changes
     }
 
-    /// Whether `retry_pending` has anything to try: a socket without a
-    /// server yet, or a user dir not yet usable.
-    pub fn has_pending(&self) -> bool {
-        !self.waiting.is_empty()
-            || self
-                .sockets
-                .values()
-                .any(|s| matches!(s.state, State::Pending | State::Activated { .. }))
+    /// The service managers that listen for a socket's server: BPF must
+    /// report their children's execs, which is how a server they start is
+    /// seen.
+    pub fn managers(&self) -> BTreeSet<u32> {
+        self.sockets
+            .values()
+            .filter_map(|s| match s.state {
+                State::Activated { manager }
+                | State::Served {
+                    manager: Some(manager),
+                    ..
+                } => Some(manager),
+                _ => None,
+            })
+            .collect()
     }
 
     /// `tgid` exited. If it served a socket that is still there (it died
@@ -342,7 +386,7 @@ impl AudioWatch {
             .iter()
             .filter(|(uid, u)| {
                 !present.contains(uid)
-                    || !in_user_session(&self.run_user, **uid)
+                    || !self.allows(**uid)
                     || dir_id(&self.user_dir(**uid)).ok() != Some(u.id)
             })
             .map(|(uid, _)| *uid)
@@ -355,7 +399,7 @@ impl AudioWatch {
             if self.users.contains_key(&uid) {
                 continue;
             }
-            if in_user_session(&self.run_user, uid) {
+            if self.allows(uid) {
                 self.add_user(uid, changes);
             } else {
                 self.waiting.insert(uid);
@@ -551,104 +595,4 @@ impl AudioWatch {
 fn dir_id(path: &Path) -> io::Result<DirId> {
     let m = fs::symlink_metadata(path)?;
     Ok((m.dev(), m.ino()))
-}
-
-/// The pid and uid of the process that listens on the socket at `path`:
-/// connect, SO_PEERCRED, close. Never blocks: a full backlog is an error
-/// like a refusal, and is tried again later.
-fn peer_of(path: &Path) -> nix::Result<(u32, u32)> {
-    let fd = socket::socket(
-        AddressFamily::Unix,
-        SockType::Stream,
-        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
-        None,
-    )?;
-    socket::connect(fd.as_raw_fd(), &UnixAddr::new(path)?)?;
-    let cred = socket::getsockopt(&fd, sockopt::PeerCredentials)?;
-    Ok((cred.pid() as u32, cred.uid()))
-}
-
-/// Whether `pid` is a systemd instance (the user's service manager, or PID 1
-/// for a system-wide server): then it listens for a server it starts.
-fn is_service_manager(proc_root: &Path, pid: u32) -> bool {
-    fs::read_link(proc_root.join(pid.to_string()).join("exe"))
-        .is_ok_and(|exe| exe.file_name().is_some_and(|n| n == "systemd"))
-}
-
-/// The socket inodes listening at `path`, from /proc/net/unix.
-fn listening_inodes(net_unix: &str, path: &Path) -> Vec<u64> {
-    let Some(path) = path.to_str() else {
-        return Vec::new();
-    };
-    net_unix
-        .lines()
-        .skip(1)
-        .filter_map(|line| {
-            // Num RefCount Protocol Flags Type St Inode Path
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            let flags = u32::from_str_radix(fields.get(3)?, 16).ok()?;
-            let inode = fields.get(6)?.parse().ok()?;
-            (flags & ACCEPTCON != 0 && fields.get(7..)?.join(" ") == path).then_some(inode)
-        })
-        .collect()
-}
-
-/// The child of the service manager `manager` that holds the listening
-/// socket at `path`: the server systemd started for it.
-fn activated_server(proc_root: &Path, manager: u32, path: &Path, uid: u32) -> Option<u32> {
-    let net_unix = fs::read_to_string(proc_root.join("net/unix")).ok()?;
-    let inodes = listening_inodes(&net_unix, path);
-    if inodes.is_empty() {
-        return None;
-    }
-    let links: Vec<String> = inodes.iter().map(|i| format!("socket:[{i}]")).collect();
-    let m = manager.to_string();
-    let children =
-        fs::read_to_string(proc_root.join(&m).join("task").join(&m).join("children")).ok()?;
-    children
-        .split_whitespace()
-        .filter_map(|c| c.parse().ok())
-        .find(|&child| {
-            let Some(p) = read_process(proc_root, child) else {
-                return false;
-            };
-            // A child systemd is still setting up has all its fds, the
-            // listening socket among them; it is the server only once it
-            // has exec'd it.
-            let setting_up = p.comm.starts_with('(')
-                || matches!(p.exe_name(), Some("systemd" | "systemd-executor"));
-            p.uid == uid && !setting_up && holds_any(proc_root, child, &links)
-        })
-}
-
-fn holds_any(proc_root: &Path, pid: u32, links: &[String]) -> bool {
-    let Ok(fds) = fs::read_dir(proc_root.join(pid.to_string()).join("fd")) else {
-        return false;
-    };
-    fds.filter_map(|fd| fs::read_link(fd.ok()?.path()).ok())
-        .any(|target| links.iter().any(|l| target.as_os_str() == l.as_str()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn listening_sockets_are_read_from_proc_net_unix() {
-        let table = "Num       RefCount Protocol Flags    Type St Inode Path\n\
-            0000000000000000: 00000002 00000000 00010000 0001 01 31337 /run/user/1000/pipewire-0\n\
-            0000000000000000: 00000003 00000000 00000000 0001 03 31338 /run/user/1000/pipewire-0\n\
-            0000000000000000: 00000002 00000000 00010000 0001 01 4242 /run/user/1000/pulse/native\n\
-            0000000000000000: 00000002 00000000 00000000 0002 01 99\n";
-        assert_eq!(
-            listening_inodes(table, Path::new("/run/user/1000/pipewire-0")),
-            vec![31337],
-            "an accepted connection shows the path too, but does not listen"
-        );
-        assert_eq!(
-            listening_inodes(table, Path::new("/run/user/1000/pulse/native")),
-            vec![4242]
-        );
-        assert!(listening_inodes(table, Path::new("/run/user/1001/pipewire-0")).is_empty());
-    }
 }

@@ -10,12 +10,12 @@
 // descendant of a game is never reported as a game of its own, and its exit
 // changes nothing here.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
-use super::in_user_session;
 use super::procinfo::{chain_with, list_pids, parent_chain, read_process, ProcInfo};
 use super::score::{self, Role, GAME_THRESHOLD};
+use super::seat::Eligible;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GameChange {
@@ -43,32 +43,55 @@ pub struct Candidate {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Game {
     pub tgid: u32,
+    pub uid: u32,
     pub comm: String,
     pub score: i32,
 }
-
-/// Why a process that scores like a game was not picked.
-const NO_SESSION: &str = "owner has no user session";
 
 pub struct GameDetector {
     proc_root: PathBuf,
     run_user: PathBuf,
     candidates: BTreeMap<u32, Candidate>,
     games: BTreeMap<u32, Game>,
-    watched: BTreeSet<u32>,
+    /// pid -> uid
+    watched: BTreeMap<u32, u32>,
+    eligible: Eligible,
 }
 
 impl GameDetector {
-    /// `proc_root` is normally /proc and `run_user` /run/user (see
-    /// `super::in_user_session` for what it decides).
-    pub fn new(proc_root: PathBuf, run_user: PathBuf) -> Self {
+    /// `proc_root` is normally /proc and `run_user` /run/user; `eligible`
+    /// says whose processes may be picked.
+    pub fn new(proc_root: PathBuf, run_user: PathBuf, eligible: Eligible) -> Self {
         Self {
             proc_root,
             run_user,
             candidates: BTreeMap::new(),
             games: BTreeMap::new(),
-            watched: BTreeSet::new(),
+            watched: BTreeMap::new(),
+            eligible,
         }
+    }
+
+    /// The eligible users changed (the seat switched): the games and
+    /// watches of users no longer eligible end, and one scan of the proc
+    /// root finds what the newly eligible ones run.
+    pub fn set_eligible(&mut self, eligible: Eligible) -> Vec<GameChange> {
+        self.eligible = eligible;
+        let (allowed, run_user) = (&self.eligible, &self.run_user);
+        let mut changes = Vec::new();
+        self.games.retain(|&tgid, g| {
+            let keep = allowed.allows(run_user, g.uid);
+            changes.extend((!keep).then_some(GameChange::Removed { tgid }));
+            keep
+        });
+        self.watched.retain(|&tgid, uid| {
+            let keep = allowed.allows(run_user, *uid);
+            changes.extend((!keep).then_some(GameChange::Unwatch { tgid }));
+            keep
+        });
+        self.candidates.clear();
+        changes.extend(self.startup_scan());
+        changes
     }
 
     /// The one scan of the proc root, at start. Besides the games and the
@@ -113,7 +136,7 @@ impl GameDetector {
         if self.games.remove(&tgid).is_some() {
             changes.push(GameChange::Removed { tgid });
         }
-        if self.watched.remove(&tgid) {
+        if self.watched.remove(&tgid).is_some() {
             changes.push(GameChange::Unwatch { tgid });
         }
         changes
@@ -134,26 +157,26 @@ impl GameDetector {
             return changes;
         }
         let s = score::score(p, chain);
-        let owned = in_user_session(&self.run_user, p.uid);
+        let owned = self.eligible.allows(&self.run_user, p.uid);
         let decided = score::is_game(&s, owned);
         let name = score::windows_image(p).unwrap_or(&p.comm).to_string();
 
         // Below a watched process BPF already reports execs (the watch is
         // passed down on fork), except at start, for processes forked
         // before we were there.
-        let under_watch = chain.iter().any(|a| self.watched.contains(&a.pid));
+        let under_watch = chain.iter().any(|a| self.watched.contains_key(&a.pid));
         let role = score::role(p);
         let launcher = role.watch();
         let watch = owned
             && !decided
-            && !self.watched.contains(&p.pid)
+            && !self.watched.contains_key(&p.pid)
             && if startup {
                 launcher || under_watch
             } else {
                 launcher && !under_watch
             };
         if watch {
-            self.watched.insert(p.pid);
+            self.watched.insert(p.pid, p.uid);
             changes.push(GameChange::Watch { tgid: p.pid });
         }
 
@@ -162,6 +185,7 @@ impl GameDetector {
                 p.pid,
                 Game {
                     tgid: p.pid,
+                    uid: p.uid,
                     comm: name.clone(),
                     score: s.total,
                 },
@@ -171,7 +195,7 @@ impl GameDetector {
                 comm: name.clone(),
                 score: s.total,
             });
-            if self.watched.remove(&p.pid) {
+            if self.watched.remove(&p.pid).is_some() {
                 changes.push(GameChange::Unwatch { tgid: p.pid });
             }
         }
@@ -188,7 +212,7 @@ impl GameDetector {
         } else {
             let mut reasons = s.reasons;
             if !owned && s.total >= GAME_THRESHOLD {
-                reasons.push(NO_SESSION);
+                reasons.push(self.eligible.refusal());
             }
             self.candidates.insert(
                 p.pid,
@@ -249,7 +273,11 @@ mod tests {
 
     fn detector(scenarios: &[&str]) -> (GameDetector, TempDir, TempDir) {
         let (proc, run_user) = fixture_root(scenarios);
-        let d = GameDetector::new(proc.path().to_path_buf(), run_user.path().to_path_buf());
+        let d = GameDetector::new(
+            proc.path().to_path_buf(),
+            run_user.path().to_path_buf(),
+            Eligible::Sessions,
+        );
         (d, proc, run_user)
     }
 
@@ -373,7 +401,7 @@ mod tests {
         );
         let c: BTreeMap<u32, Candidate> = d.candidates().into_iter().map(|c| (c.pid, c)).collect();
         assert!(!c[&7001].decided);
-        assert_eq!(c[&7001].reasons.last(), Some(&NO_SESSION));
+        assert_eq!(c[&7001].reasons.last(), Some(&Eligible::Sessions.refusal()));
         assert_eq!(c[&7999].score, 65);
         for pid in [1000, 1001, 6100, 6101, 6102] {
             assert!(c[&pid].score < 0, "{pid}");
@@ -388,10 +416,42 @@ mod tests {
     fn nobody_logged_in_means_no_game() {
         let (proc, _run_user) = fixture_root(&["proton"]);
         let empty = tempfile::tempdir().unwrap();
-        let mut d = GameDetector::new(proc.path().to_path_buf(), empty.path().to_path_buf());
+        let mut d = GameDetector::new(
+            proc.path().to_path_buf(),
+            empty.path().to_path_buf(),
+            Eligible::Sessions,
+        );
         assert_eq!(d.startup_scan(), vec![]);
         assert_eq!(d.on_exec(2006), vec![]);
         assert!(d.candidates().iter().any(|c| c.pid == 2006 && !c.decided));
+    }
+
+    #[test]
+    fn the_game_follows_the_seat() {
+        let (mut d, _p, _r) = detector(&["proton"]);
+        let me = nix::unistd::getuid().as_raw();
+        let other = me.wrapping_add(1);
+        assert_eq!(d.set_eligible(Eligible::Seat(Some(other))), vec![]);
+        assert_eq!(d.on_exec(2000), vec![], "not the seat's user: not watched");
+        assert_eq!(d.on_exec(2006), vec![]);
+        let c: BTreeMap<u32, Candidate> = d.candidates().into_iter().map(|c| (c.pid, c)).collect();
+        assert_eq!(
+            c[&2006].reasons.last(),
+            Some(&"owner is not the seat's active user")
+        );
+        // The seat switches to the game's user: one scan finds the game.
+        let changes = d.set_eligible(Eligible::Seat(Some(me)));
+        assert!(
+            changes.contains(&added(2006, "Cyberpunk2077.exe", 105)),
+            "{changes:?}"
+        );
+        assert!(changes.contains(&Watch { tgid: 2000 }), "{changes:?}");
+        // And away again: the game and the watches end.
+        let changes = d.set_eligible(Eligible::Seat(None));
+        assert!(changes.contains(&Removed { tgid: 2006 }), "{changes:?}");
+        assert!(changes.contains(&Unwatch { tgid: 2000 }), "{changes:?}");
+        let none_added = !changes.iter().any(|c| matches!(c, Added { .. }));
+        assert!(d.games().is_empty() && none_added, "{changes:?}");
     }
 
     #[test]
@@ -405,7 +465,13 @@ mod tests {
     fn candidate_listing_shows_scores_reasons_and_decisions() {
         let (proc, run_user) = fixture_root(&["proton"]);
         let mut out = Vec::new();
-        super::super::write_game_candidates(proc.path(), run_user.path(), &mut out).unwrap();
+        super::super::write_game_candidates(
+            proc.path(),
+            run_user.path(),
+            Eligible::Sessions,
+            &mut out,
+        )
+        .unwrap();
         let out = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = out.lines().collect();
         assert!(lines[0].contains("score"), "{out}");

@@ -6,15 +6,19 @@
 //   everything else;
 // - game: the stateful detector the event loop feeds with exec and exit
 //   events from BPF;
-// - audio: inotify on the users' runtime dirs, and the socket-to-server map.
+// - audio: inotify on the users' runtime dirs, and the socket-to-server map;
+// - activation: who serves a socket, socket-activated ones included;
+// - seat: whose processes count (logind's active seat0 user);
 // - worker: the thread that applies all of the above to the BPF maps.
 //
 // docs/detection.md explains the rules.
 
+pub mod activation;
 pub mod audio;
 pub mod game;
 pub mod procinfo;
 pub mod score;
+pub mod seat;
 pub mod worker;
 
 use std::io::{self, Write};
@@ -25,10 +29,11 @@ use std::path::Path;
 pub const RUN_USER: &str = "/run/user";
 
 /// The ownership rule: `uid` belongs to a logged-in user when
-/// `<run_user>/<uid>` is a directory owned by `uid`. Only such users' processes
-/// can be picked as games or audio servers, so a system account (or anything
-/// without a session) gains nothing by renaming itself or faking environment
-/// keys.
+/// `<run_user>/<uid>` is a directory owned by `uid`. Only such users'
+/// processes can be picked as games or audio servers (and, with logind, only
+/// the seat's active user: `seat::Eligible`), so a system account (or
+/// anything without a session) gains nothing by renaming itself or faking
+/// environment keys.
 pub fn in_user_session(run_user: &Path, uid: u32) -> bool {
     std::fs::symlink_metadata(run_user.join(uid.to_string()))
         .is_ok_and(|m| m.is_dir() && m.uid() == uid)
@@ -40,20 +45,23 @@ pub fn in_user_session(run_user: &Path, uid: u32) -> bool {
 pub fn write_game_candidates(
     proc_root: &Path,
     run_user: &Path,
+    eligible: seat::Eligible,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    let mut detector = game::GameDetector::new(proc_root.to_path_buf(), run_user.to_path_buf());
+    let whose = eligible.describe();
+    let mut detector =
+        game::GameDetector::new(proc_root.to_path_buf(), run_user.to_path_buf(), eligible);
     detector.startup_scan();
     let mut candidates = detector.candidates();
     candidates.sort_by(|a, b| b.score.cmp(&a.score).then(a.pid.cmp(&b.pid)));
     writeln!(
         out,
-        "{:>8} {:>6}  {:<8} {:<16} reasons (a game needs {} or more, from a logged-in user)",
+        "{:>8} {:>6}  {:<8} {:<16} reasons (a game needs {} or more, from {whose})",
         "pid",
         "score",
         "decision",
         "name",
-        score::GAME_THRESHOLD
+        score::GAME_THRESHOLD,
     )?;
     for c in &candidates {
         writeln!(

@@ -7,6 +7,7 @@
 // an error.
 
 use std::fs;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// The environment keys the rules read. Each is set by a launcher on the
@@ -39,6 +40,13 @@ pub const ENV_KEYS: &[&str] = &[
 /// chain (reaper, launch wrapper, runtime entry point, pressure-vessel,
 /// bwrap, adverb, proton, the Wine processes) nested under gamescope.
 pub const MAX_CHAIN: usize = 24;
+
+/// How much of a command line is read: any process can make its own as
+/// long as it likes, and every rule looks at argv[0] or a path near it.
+pub const MAX_CMDLINE: u64 = 4 << 10;
+/// How much of an environment is read. A game's environment from Steam
+/// or a launcher is a few KiB; keys set past this are not seen.
+pub const MAX_ENVIRON: u64 = 64 << 10;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcInfo {
@@ -80,13 +88,36 @@ pub fn base_name(path: &str) -> &str {
 
 /// Read one process; None when it is gone (no status file).
 pub fn read_process(proc_root: &Path, pid: u32) -> Option<ProcInfo> {
+    read_with(proc_root, pid, true)
+}
+
+/// Read one process without its environment: for a parent, whose names
+/// are all the rules look at.
+pub fn read_names(proc_root: &Path, pid: u32) -> Option<ProcInfo> {
+    read_with(proc_root, pid, false)
+}
+
+/// At most `max` bytes of `path`.
+fn read_capped(path: &Path, max: u64) -> Option<Vec<u8>> {
+    let mut bytes = Vec::new();
+    fs::File::open(path)
+        .ok()?
+        .take(max)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    Some(bytes)
+}
+
+fn read_with(proc_root: &Path, pid: u32, with_env: bool) -> Option<ProcInfo> {
     let dir = proc_root.join(pid.to_string());
     let status = fs::read_to_string(dir.join("status")).ok()?;
     let (comm, ppid, uid) = parse_status(&status)?;
-    let args = fs::read(dir.join("cmdline"))
+    let args = read_capped(&dir.join("cmdline"), MAX_CMDLINE)
         .map(|b| split_nul(&b))
         .unwrap_or_default();
-    let env = fs::read(dir.join("environ"))
+    let env = with_env
+        .then(|| read_capped(&dir.join("environ"), MAX_ENVIRON))
+        .flatten()
         .map(|b| parse_environ(&b))
         .unwrap_or_default();
     let exe = fs::read_link(dir.join("exe")).ok();
@@ -101,10 +132,11 @@ pub fn read_process(proc_root: &Path, pid: u32) -> Option<ProcInfo> {
     })
 }
 
-/// The parents of `p`, nearest first, up to `MAX_CHAIN` of them. The chain
-/// ends at a parent that is gone, at pid 1 (included) or at a loop.
+/// The parents of `p`, nearest first, up to `MAX_CHAIN` of them, without
+/// their environments. The chain ends at a parent that is gone, at pid 1
+/// (included) or at a loop.
 pub fn parent_chain(proc_root: &Path, p: &ProcInfo) -> Vec<ProcInfo> {
-    chain_with(p, |pid| read_process(proc_root, pid))
+    chain_with(p, |pid| read_names(proc_root, pid))
 }
 
 /// `parent_chain` over processes already read (one scan of /proc).
@@ -303,6 +335,38 @@ mod tests {
                 ("WINEPREFIX", "/p=q".to_string())
             ]
         );
+    }
+
+    #[test]
+    fn reads_are_capped_and_parents_are_read_without_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("9");
+        fs::create_dir(&p).unwrap();
+        fs::write(
+            p.join("status"),
+            "Name:\tx.exe\nPPid:\t1\nUid:\t5\t5\t5\t5\n",
+        )
+        .unwrap();
+        let long_arg = "a".repeat(MAX_CMDLINE as usize * 4);
+        fs::write(p.join("cmdline"), format!("x.exe\0{long_arg}\0")).unwrap();
+        let filler = format!("JUNK={}\0", "b".repeat(MAX_ENVIRON as usize));
+        fs::write(
+            p.join("environ"),
+            format!("WINEPREFIX=/p\0{filler}SteamAppId=1\0"),
+        )
+        .unwrap();
+        let full = read_process(dir.path(), 9).unwrap();
+        assert_eq!(full.args.len(), 2);
+        assert_eq!(
+            full.args.iter().map(String::len).sum::<usize>(),
+            MAX_CMDLINE as usize - 1,
+            "the command line stops at the cap (one byte was a NUL)"
+        );
+        assert_eq!(full.env("WINEPREFIX"), Some("/p"));
+        assert_eq!(full.env("SteamAppId"), None, "past the environment cap");
+        let names = read_names(dir.path(), 9).unwrap();
+        assert!(names.env.is_empty());
+        assert_eq!(names.args, full.args);
     }
 
     #[test]

@@ -1,34 +1,35 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //
-// The detection consumer: the thread that turns exec and exit events from
-// BPF, and inotify readiness on /run/user, into the BPF maps the classes
-// come from (game_tgids, audio_tgids) and the map of processes whose
-// subtree BPF reports execs for (proc_tgids).
+// The detection consumer: the thread that turns exec, exit and listen
+// events from BPF, inotify readiness on /run/user and changes of the seat
+// into the BPF maps the classes come from (game_tgids, audio_tgids), the
+// map of processes whose execs BPF reports (proc_tgids) and the users it
+// reports them for (proc_uids).
 //
 // It runs beside the event loop, never in it: deciding reads /proc, which
 // may take milliseconds the loop must not wait. The loop hands it events
 // over a bounded channel and says "inotify is readable" over another.
+// Nothing here runs on a timer but the 1 s tick, which reads no /proc.
 
-use std::path::PathBuf;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{select, Receiver};
+use crossbeam_channel::{never, select, Receiver};
 use libbpf_rs::{MapCore, MapFlags, MapHandle};
 use log::{info, warn};
 
 use super::audio::{AudioChange, AudioServer, AudioWatch};
 use super::game::{Game, GameChange, GameDetector};
+use super::seat::{self, Eligible};
 use crate::bpf_intf as intf;
-use crate::events::records::Event;
+use crate::events::records::{read, Event};
 
-/// How often sockets that refused a connection (bound, not yet listening)
-/// are tried again, while there are any.
-const RETRY: Duration = Duration::from_millis(5);
-/// How long to wait for events otherwise: only a bound on how late the
-/// thread notices a closed channel it was not woken for.
-const IDLE: Duration = Duration::from_secs(1);
+/// The tick: runtime dirs mounted over (no event tells of a mount), and a
+/// bound on how late the thread notices a closed channel.
+const TICK: Duration = Duration::from_secs(1);
 
 /// The BPF maps detection writes, and the generation counter that tells the
 /// BPF side a per-process map changed.
@@ -36,6 +37,8 @@ pub struct ProcMaps<'a> {
     pub game_tgids: MapHandle,
     pub audio_tgids: MapHandle,
     pub proc_tgids: MapHandle,
+    pub proc_uids: MapHandle,
+    pub proc_use: MapHandle,
     pub proc_gen: &'a AtomicU64,
 }
 
@@ -51,6 +54,10 @@ pub struct Worker<'a> {
     games: GameDetector,
     audio: Option<AudioWatch>,
     detected: Arc<Mutex<Detected>>,
+    eligible: Eligible,
+    seat: Option<Receiver<Eligible>>,
+    /// The managers whose children's execs BPF reports now.
+    managers: BTreeSet<u32>,
 }
 
 fn monotonic_ns() -> u64 {
@@ -60,11 +67,18 @@ fn monotonic_ns() -> u64 {
 }
 
 impl<'a> Worker<'a> {
-    /// Detection over `proc_root` and `run_user` (normally /proc and
-    /// /run/user). The audio watch is created here so that its fd can go
-    /// into the event loop's epoll set before the thread starts; without
-    /// /run/user there is no audio detection, said once.
-    pub fn new(maps: ProcMaps<'a>, proc_root: PathBuf, run_user: PathBuf) -> Self {
+    /// Detection over `proc_root`, `run_user` and `seats_dir` (normally
+    /// /proc, /run/user and /run/systemd/seats). The audio watch is created
+    /// here so that its fd can go into the event loop's epoll set before
+    /// the thread starts; without /run/user there is no audio detection,
+    /// said once.
+    pub fn new(
+        maps: ProcMaps<'a>,
+        proc_root: PathBuf,
+        run_user: PathBuf,
+        seats_dir: &Path,
+    ) -> Self {
+        let (eligible, seat) = seat::follow(seats_dir, &run_user);
         let audio = match AudioWatch::new(&run_user) {
             Ok(w) => Some(w),
             Err(e) => {
@@ -74,9 +88,12 @@ impl<'a> Worker<'a> {
         };
         Worker {
             maps,
-            games: GameDetector::new(proc_root, run_user),
+            games: GameDetector::new(proc_root, run_user, eligible.clone()),
             audio,
             detected: Arc::default(),
+            eligible,
+            seat,
+            managers: BTreeSet::new(),
         }
     }
 
@@ -88,16 +105,21 @@ impl<'a> Worker<'a> {
         Arc::clone(&self.detected)
     }
 
-    /// Serve until both channels close: `events` carries exec and exit
-    /// events, `inotify` a token whenever the audio watch's fd is readable.
+    /// Serve until both channels close: `events` carries exec, exit and
+    /// listen events, `inotify` a token whenever the audio watch's fd is
+    /// readable.
     pub fn run(mut self, events: Receiver<Event>, inotify: Receiver<()>) {
+        self.write_uids(&[]);
         let changes = self.games.startup_scan();
         self.apply_games(changes, None);
         if let Some(a) = self.audio.as_mut() {
-            let changes = a.startup_scan();
+            let mut changes = a.set_eligible(self.eligible.clone());
+            changes.extend(a.startup_scan());
             self.apply_audio(changes);
         }
+        let seat = self.seat.take().unwrap_or_else(never);
         let (mut events_open, mut inotify_open) = (true, true);
+        let mut tick = Instant::now() + TICK;
         while events_open || inotify_open {
             select! {
                 recv(events) -> e => match e {
@@ -106,49 +128,115 @@ impl<'a> Worker<'a> {
                     Err(_) => events_open = false,
                 },
                 recv(inotify) -> t => match t {
-                    Ok(()) => {
-                        if let Some(a) = self.audio.as_mut() {
-                            let changes = a.handle_events();
-                            self.apply_audio(changes);
-                        }
-                    }
+                    Ok(()) => self.on_audio(AudioWatch::handle_events),
                     Err(_) => inotify_open = false,
                 },
-                default(self.timeout()) => {}
+                recv(seat) -> e => {
+                    if let Ok(e) = e {
+                        self.on_seat(e);
+                    }
+                }
+                default(tick.saturating_duration_since(Instant::now())) => {}
             }
-            if let Some(a) = self.audio.as_mut() {
-                let changes = a.retry_pending();
-                self.apply_audio(changes);
+            if Instant::now() >= tick {
+                tick = Instant::now() + TICK;
+                self.on_audio(AudioWatch::on_tick);
             }
         }
+        self.report_refusals();
     }
 
-    fn timeout(&self) -> Duration {
-        match &self.audio {
-            Some(a) if a.has_pending() => RETRY,
-            _ => IDLE,
+    fn on_audio(&mut self, f: impl FnOnce(&mut AudioWatch) -> Vec<AudioChange>) {
+        if let Some(a) = self.audio.as_mut() {
+            let changes = f(a);
+            self.apply_audio(changes);
         }
     }
 
     fn on_proc(&mut self, p: &intf::gamer_proc_event) {
-        if p.kind == intf::gamer_proc_kind_GAMER_PROC_EXIT {
-            let changes = self.games.on_exit(p.tgid);
-            self.apply_games(changes, None);
-            if let Some(a) = self.audio.as_mut() {
-                let changes = a.on_exit(p.tgid);
-                self.apply_audio(changes);
+        match p.kind {
+            intf::gamer_proc_kind_GAMER_PROC_EXIT => {
+                let changes = self.games.on_exit(p.tgid);
+                self.apply_games(changes, None);
+                let tgid = p.tgid;
+                self.on_audio(|a| a.on_exit(tgid));
+                // An exited manager's entry went with it in BPF.
+                self.managers.remove(&tgid);
             }
-        } else {
-            let changes = self.games.on_exec(p.tgid);
-            self.apply_games(changes, Some(p.ts_ns));
+            intf::gamer_proc_kind_GAMER_PROC_LISTEN => self.on_audio(AudioWatch::on_listen),
+            _ => {
+                let changes = self.games.on_exec(p.tgid);
+                self.apply_games(changes, Some(p.ts_ns));
+                let ppid = p.ppid;
+                self.on_audio(|a| a.on_exec(ppid));
+            }
+        }
+    }
+
+    /// The seat switched: whose execs BPF reports, whose games and audio
+    /// servers count.
+    fn on_seat(&mut self, eligible: Eligible) {
+        info!(
+            "seat changed: game and audio detection for {} now",
+            eligible.describe()
+        );
+        let old = self.eligible.bpf_uids();
+        self.eligible = eligible.clone();
+        self.write_uids(&old);
+        let changes = self.games.set_eligible(eligible.clone());
+        self.apply_games(changes, None);
+        self.on_audio(|a| a.set_eligible(eligible));
+    }
+
+    /// Bring proc_uids in line with `self.eligible`; `old` is what it held.
+    fn write_uids(&self, old: &[u32]) {
+        let new = self.eligible.bpf_uids();
+        for uid in old.iter().filter(|u| !new.contains(u)) {
+            if let Err(e) = delete(&self.maps.proc_uids, *uid) {
+                warn!("removing uid {uid} from proc_uids: {e:#}");
+            }
+        }
+        for uid in &new {
+            let r =
+                self.maps
+                    .proc_uids
+                    .update(&uid.to_ne_bytes(), &1u32.to_ne_bytes(), MapFlags::ANY);
+            if let Err(e) = r {
+                warn!("adding uid {uid} to proc_uids: {e:#}");
+            }
+        }
+    }
+
+    /// Say, once at the end, which users had execs left unreported because
+    /// they held their whole share of proc_tgids.
+    fn report_refusals(&self) {
+        for key in self.maps.proc_use.keys() {
+            let Ok(Some(v)) = self.maps.proc_use.lookup(&key, MapFlags::ANY) else {
+                continue;
+            };
+            let (Some(uid), Some(u)) = (read::<u32>(&key), read::<intf::gamer_proc_use>(&v)) else {
+                continue;
+            };
+            if u.refused > 0 {
+                warn!(
+                    "uid {uid}: {} execs not reported, over its share of {} tracked processes",
+                    u.refused,
+                    intf::gamer_consts_GAMER_PROC_PER_UID
+                );
+            }
         }
     }
 
     /// Apply game decisions; `exec_ns` is when the deciding exec happened.
     fn apply_games(&mut self, changes: Vec<GameChange>, exec_ns: Option<u64>) {
+        if changes.is_empty() {
+            return;
+        }
+        let mut classes_changed = false;
         for change in changes {
             let result = match &change {
                 GameChange::Added { tgid, comm, score } => {
+                    classes_changed = true;
                     let via = intf::gamer_class_via_GAMER_VIA_GAME_TGID;
                     let r = update(&self.maps.game_tgids, *tgid, via);
                     let now = monotonic_ns();
@@ -167,21 +255,27 @@ impl<'a> Worker<'a> {
                     r
                 }
                 GameChange::Removed { tgid } => {
+                    classes_changed = true;
                     info!("game ended: tgid {tgid}");
                     delete(&self.maps.game_tgids, *tgid)
                 }
-                GameChange::Watch { tgid } => self.set_watch(*tgid, true),
-                GameChange::Unwatch { tgid } => self.set_watch(*tgid, false),
+                GameChange::Watch { tgid } => self.set_flag(*tgid, WATCH, true),
+                GameChange::Unwatch { tgid } => self.set_flag(*tgid, WATCH, false),
             };
             if let Err(e) = result {
                 warn!("applying {change:?}: {e:#}");
             }
         }
-        self.maps.proc_gen.fetch_add(1, Ordering::AcqRel);
+        // Only the class maps are behind proc_gen: a watch changes none.
+        if classes_changed {
+            self.maps.proc_gen.fetch_add(1, Ordering::AcqRel);
+        }
         self.detected.lock().unwrap().games = self.games.games();
     }
 
     fn apply_audio(&mut self, changes: Vec<AudioChange>) {
+        // A socket found waiting for its manager changes no class.
+        self.sync_managers();
         if changes.is_empty() {
             return;
         }
@@ -218,24 +312,70 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// Set or clear the watch bit of `tgid` in proc_tgids, keeping its other
-    /// bits; an entry left with none is removed.
-    fn set_watch(&self, tgid: u32, on: bool) -> anyhow::Result<()> {
+    /// Have BPF report the execs of the children of every manager a
+    /// socket-activated server is to come from, and of no other.
+    fn sync_managers(&mut self) {
+        let Some(a) = self.audio.as_ref() else {
+            return;
+        };
+        let now = a.managers();
+        let (gone, new): (Vec<u32>, Vec<u32>) = (
+            self.managers.difference(&now).copied().collect(),
+            now.difference(&self.managers).copied().collect(),
+        );
+        for (tgid, on) in gone
+            .iter()
+            .map(|t| (*t, false))
+            .chain(new.iter().map(|t| (*t, true)))
+        {
+            if let Err(e) = self.set_flag(tgid, CHILDREN, on) {
+                warn!("reporting the execs of manager {tgid}'s children: {e:#}");
+            }
+        }
+        self.managers = now;
+    }
+
+    /// Set or clear `flag` of `tgid` in proc_tgids, keeping its other
+    /// bits; an entry left with none is removed. An entry BPF counts is
+    /// only ever changed in place, so its count stays right.
+    fn set_flag(&self, tgid: u32, flag: u32, on: bool) -> anyhow::Result<()> {
         let key = tgid.to_ne_bytes();
-        let old = self
-            .maps
-            .proc_tgids
+        let map = &self.maps.proc_tgids;
+        let old = map
             .lookup(&key, MapFlags::ANY)?
-            .map(|v| u32::from_ne_bytes(v[..4].try_into().unwrap()))
-            .unwrap_or(0);
-        let watch = intf::gamer_proc_flag_GAMER_PROC_WATCH;
-        let new = if on { old | watch } else { old & !watch };
-        if new == 0 {
-            delete(&self.maps.proc_tgids, tgid)
+            .and_then(|v| read::<intf::gamer_proc_entry>(&v));
+        let mut entry = old.unwrap_or(intf::gamer_proc_entry { flags: 0, uid: 0 });
+        entry.flags = if on {
+            entry.flags | flag
         } else {
-            update(&self.maps.proc_tgids, tgid, new)
+            entry.flags & !flag
+        };
+        if entry.flags == 0 {
+            return delete(map, tgid);
+        }
+        // EXIST: an entry BPF removed meanwhile (the process exited) is not
+        // brought back; NOEXIST: nor is one BPF made meanwhile overwritten.
+        let flags = if old.is_some() {
+            MapFlags::EXIST
+        } else {
+            MapFlags::NO_EXIST
+        };
+        match map.update(&key, bytes_of(&entry), flags) {
+            Ok(()) => Ok(()),
+            Err(e) if old.is_some() && e.kind() == libbpf_rs::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
         }
     }
+}
+
+const WATCH: u32 = intf::gamer_proc_flag_GAMER_PROC_WATCH;
+const CHILDREN: u32 = intf::gamer_proc_flag_GAMER_PROC_CHILDREN;
+
+/// The bytes of a plain C record, to write to a map.
+fn bytes_of<T: Copy>(v: &T) -> &[u8] {
+    // SAFETY: T is one of bindgen's records, integers only and no padding
+    // bytes, so all of its bytes are initialised.
+    unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), std::mem::size_of::<T>()) }
 }
 
 fn update(map: &MapHandle, tgid: u32, value: u32) -> anyhow::Result<()> {

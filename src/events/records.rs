@@ -12,7 +12,7 @@ use crate::bpf_intf as intf;
 pub type InputEvent = intf::input_event_rec;
 pub type FrameEvent = intf::frame_event;
 pub type GpuSubmitEvent = intf::gpu_submit_event;
-pub type DeadlineMissEvent = intf::deadline_miss_event;
+pub type RunqWaitEvent = intf::runq_wait_event;
 pub type ProcEvent = intf::gamer_proc_event;
 pub type ClassEvent = intf::class_event;
 
@@ -22,7 +22,7 @@ pub enum Kind {
     Input,
     Frame,
     GpuSubmit,
-    DeadlineMiss,
+    RunqWait,
     Proc,
     Class,
 }
@@ -32,7 +32,7 @@ impl Kind {
         Kind::Input,
         Kind::Frame,
         Kind::GpuSubmit,
-        Kind::DeadlineMiss,
+        Kind::RunqWait,
         Kind::Proc,
         Kind::Class,
     ];
@@ -43,7 +43,7 @@ impl Kind {
             Kind::Input => "input",
             Kind::Frame => "frame",
             Kind::GpuSubmit => "gpu-submit",
-            Kind::DeadlineMiss => "deadline-miss",
+            Kind::RunqWait => "runq-wait",
             Kind::Proc => "exec",
             Kind::Class => "class",
         }
@@ -55,7 +55,7 @@ impl Kind {
             Kind::Input => intf::gamer_ring_GAMER_RING_INPUT,
             Kind::Frame => intf::gamer_ring_GAMER_RING_FRAME,
             Kind::GpuSubmit => intf::gamer_ring_GAMER_RING_GPU_SUBMIT,
-            Kind::DeadlineMiss => intf::gamer_ring_GAMER_RING_DEADLINE_MISS,
+            Kind::RunqWait => intf::gamer_ring_GAMER_RING_RUNQ_WAIT,
             Kind::Proc => intf::gamer_ring_GAMER_RING_PROC,
             Kind::Class => intf::gamer_ring_GAMER_RING_CLASS,
         }
@@ -77,7 +77,7 @@ pub enum Event {
     Input(InputEvent),
     Frame(FrameEvent),
     GpuSubmit(GpuSubmitEvent),
-    DeadlineMiss(DeadlineMissEvent),
+    RunqWait(RunqWaitEvent),
     Proc(ProcEvent),
     Class(ClassEvent),
 }
@@ -90,7 +90,7 @@ impl Event {
             Kind::Input => Event::Input(read(data)?),
             Kind::Frame => Event::Frame(read(data)?),
             Kind::GpuSubmit => Event::GpuSubmit(read(data)?),
-            Kind::DeadlineMiss => Event::DeadlineMiss(read(data)?),
+            Kind::RunqWait => Event::RunqWait(read(data)?),
             Kind::Proc => Event::Proc(read(data)?),
             Kind::Class => Event::Class(read(data)?),
         })
@@ -101,7 +101,7 @@ impl Event {
             Event::Input(_) => Kind::Input,
             Event::Frame(_) => Kind::Frame,
             Event::GpuSubmit(_) => Kind::GpuSubmit,
-            Event::DeadlineMiss(_) => Kind::DeadlineMiss,
+            Event::RunqWait(_) => Kind::RunqWait,
             Event::Proc(_) => Kind::Proc,
             Event::Class(_) => Kind::Class,
         }
@@ -110,7 +110,7 @@ impl Event {
 
 /// Copy a plain C record out of `data`. The types are bindgen's, made of
 /// integers and byte arrays only, so every bit pattern is a valid value.
-fn read<T: Copy>(data: &[u8]) -> Option<T> {
+pub(crate) fn read<T: Copy>(data: &[u8]) -> Option<T> {
     if data.len() < size_of::<T>() {
         return None;
     }
@@ -189,17 +189,25 @@ pub fn describe(event: &Event) -> String {
             e.cpu,
             us(e.latency_ns)
         ),
+        // The presentation time is printed in whole ns as well, so that it
+        // can be matched exactly against the drm_vblank_event tracepoint.
         Event::Frame(e) => format!(
-            "{:.6} frame tgid={} tid={} interval={:.1}us submit-to-present={:.1}us \
-             compositor-latency={:.1}us dropped={} vsync-missed={}",
+            "{:.6} frame crtc={} seq={} present-ns={} tgid={} tid={} game={} interval={:.1}us \
+             missed={} dropped={} delivery={:.1}us submit-to-present={:.1}us \
+             compositor-latency={:.1}us",
             e.ts_ns as f64 / 1e9,
+            e.crtc,
+            e.seq,
+            e.ts_ns,
             e.tgid,
             e.tid,
+            e.game,
             us(e.interval_ns),
-            us(e.submit_to_present_ns),
-            us(e.compositor_latency_ns),
+            e.missed,
             e.dropped,
-            e.vsync_missed
+            us(e.delivered_ns.saturating_sub(e.ts_ns)),
+            us(e.submit_to_present_ns),
+            us(e.compositor_latency_ns)
         ),
         Event::GpuSubmit(e) => format!(
             "{:.6} gpu-submit tid={} tgid={} driver={} kind={} interval={:.1}us",
@@ -210,17 +218,17 @@ pub fn describe(event: &Event) -> String {
             submit_kind_name(e.kind),
             us(e.interval_ns)
         ),
-        Event::DeadlineMiss(e) => format!(
-            "{:.6} deadline-miss tid={} tgid={} comm={} class={} expected={:.1}us actual={:.1}us \
-             miss={:.1}us cpu={}",
+        Event::RunqWait(e) => format!(
+            "{:.6} runq-wait tid={} tgid={} comm={} class={} bound={:.1}us wait={:.1}us \
+             over={:.1}us cpu={}",
             e.ts_ns as f64 / 1e9,
             e.tid,
             e.tgid,
             c_chars(&e.comm),
             class_mask_names(e.class_mask),
-            us(e.expected_ns),
-            us(e.actual_ns),
-            us(e.miss_ns),
+            us(e.bound_ns),
+            us(e.wait_ns),
+            us(e.over_ns),
             e.cpu
         ),
         Event::Proc(e) => format!(

@@ -42,7 +42,7 @@ pub fn format_block(m: &Metrics) -> String {
     if m.frames > 0 {
         let _ = writeln!(
             out,
-            "  frames   {} in {}s  avg {:.1} fps  1% low {:.1} fps  p50/p95/p99/p99.9 {}/{}/{}/{} ms",
+            "  frames   {} in {}s  avg {:.1} fps  1% low {:.1} fps  p50/p95/p99/p99.9 {}/{}/{}/{} ms  late {}",
             m.frames,
             m.frame_window_s,
             m.fps_avg,
@@ -50,10 +50,22 @@ pub fn format_block(m: &Metrics) -> String {
             ms(m.frame_p50_us),
             ms(m.frame_p95_us),
             ms(m.frame_p99_us),
-            ms(m.frame_p999_us)
+            ms(m.frame_p999_us),
+            m.frames_late
         );
     } else {
         let _ = writeln!(out, "  frames   none in the last {}s", m.frame_window_s);
+    }
+    if m.game_frames > 0 {
+        let _ = writeln!(
+            out,
+            "  game frames  {}  avg {:.1} fps  1% low {:.1} fps  p50/p99 {}/{} ms",
+            m.game_frames,
+            m.game_fps_avg,
+            m.game_fps_1pct_low,
+            ms(m.game_frame_p50_us),
+            ms(m.game_frame_p99_us)
+        );
     }
     if m.input_to_frame_samples > 0 {
         let _ = writeln!(
@@ -69,7 +81,7 @@ pub fn format_block(m: &Metrics) -> String {
         let _ = writeln!(
             out,
             "  {:<12}{:>8}{:>7}{:>10}{:>8}{:>8}",
-            "class", "threads", "cpu%", "wakeups/s", "boosts", "misses"
+            "class", "threads", "cpu%", "wakeups/s", "boosts", "rqwaits"
         );
     }
     for (name, c) in ordered(&m.classes, &CLASS_NAMES) {
@@ -81,7 +93,7 @@ pub fn format_block(m: &Metrics) -> String {
             c.cpu_pct,
             compact(c.wakeups_per_s),
             c.boosts,
-            c.deadline_misses
+            c.runq_waits
         );
     }
 
@@ -141,7 +153,7 @@ mod tests {
         assert_eq!(
             lines[1],
             "  frames   1438 in 10s  avg 143.8 fps  1% low 98.2 fps  \
-             p50/p95/p99/p99.9 6.95/7.40/9.81/12.10 ms"
+             p50/p95/p99/p99.9 6.95/7.40/9.81/12.10 ms  late 0"
         );
         assert_eq!(
             lines[2],
@@ -149,7 +161,7 @@ mod tests {
         );
         assert_eq!(
             lines[3],
-            "  class        threads   cpu% wakeups/s  boosts  misses"
+            "  class        threads   cpu% wakeups/s  boosts rqwaits"
         );
         assert_eq!(
             lines[4],
@@ -170,6 +182,24 @@ mod tests {
             "  channels stats 1.0k/s  watch-input 10/s (2 dropped)"
         );
         assert!(b.ends_with('\n'));
+    }
+
+    #[test]
+    fn game_frames_have_their_own_line_next_to_the_presented_frames() {
+        let mut m = sample();
+        m.frames_late = 7;
+        m.game_frames = 590;
+        m.game_fps_avg = 59.0;
+        m.game_fps_1pct_low = 30.1;
+        m.game_frame_p50_us = 16_667;
+        m.game_frame_p99_us = 33_333;
+        let b = format_block(&m);
+        let lines: Vec<&str> = b.lines().collect();
+        assert!(lines[1].ends_with("ms  late 7"), "{}", lines[1]);
+        assert_eq!(
+            lines[2],
+            "  game frames  590  avg 59.0 fps  1% low 30.1 fps  p50/p99 16.67/33.33 ms"
+        );
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub fn snapshot(t: &Totals<'_>) -> Metrics {
         row.cpu_ns = c.cpu_ns;
         row.wakeups = c.wakeups;
         row.boosts = c.boosts;
-        row.deadline_misses = c.deadline_misses;
+        row.runq_waits = c.runq_waits;
     }
     for (name, n) in t.dispatch {
         m.dispatches.entry(name.to_string()).or_default().count = *n;
@@ -87,7 +87,7 @@ pub fn run(
     while events_open || ticks_open {
         select! {
             recv(events) -> e => match e {
-                Ok(Event::Frame(f)) => frames.on_frame(f.ts_ns, f.interval_ns),
+                Ok(Event::Frame(f)) => frames.on_present(&f),
                 Ok(Event::Input(i)) => frames.on_input(i.ts_ns),
                 Ok(_) => {}
                 Err(_) => events_open = false,
@@ -119,10 +119,10 @@ mod tests {
             wakeups: 0,
             cpu_ns: 0,
             boosts: 0,
-            deadline_misses: 0,
+            runq_waits: 0,
         }; 5];
         classes[4].threads = 3;
-        classes[4].deadline_misses = 2;
+        classes[4].runq_waits = 2;
         let mut events = LoopCounts::default();
         events.events[Kind::Frame as usize] = 60;
         events.channels.push(ChannelCounts {
@@ -140,7 +140,7 @@ mod tests {
             detected: &Detected::default(),
         });
         assert_eq!(m.classes["game"].threads, 3);
-        assert_eq!(m.classes["game"].deadline_misses, 2);
+        assert_eq!(m.classes["game"].runq_waits, 2);
         assert_eq!(m.dispatches["shared"].count, 10);
         assert_eq!((m.rings["frame"].events, m.rings["frame"].drops), (60, 4));
         assert!(!m.rings.contains_key("class"));

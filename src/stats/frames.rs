@@ -6,8 +6,13 @@
 // the frame fields of the snapshot.
 //
 // Definitions (docs/stats.md repeats them):
-// - Frame time: the interval the frame event carries, between a frame
-//   boundary and the previous one of the same stream.
+// - Frame time: the interval the frame event carries, between a presented
+//   frame and the previous one on the same CRTC (the kernel's vblank
+//   timestamps). These are the display's frames, whoever drew them.
+// - Game frame time: between two presented frames delivered to the same
+//   game process, for a game that flips its own frames (it holds the
+//   display).
+// - Late frame: a presented frame that one or more vblanks passed without.
 // - Percentiles: nearest rank over the window's frames, at histogram
 //   precision (exact below 128 µs, within 0.8 % above).
 // - Average FPS: frames divided by the sum of their frame times.
@@ -21,6 +26,7 @@
 
 use super::histogram::Window;
 use super::metrics::{FrameBucket, Metrics, FRAME_HIST_EDGES_US};
+use crate::events::records::FrameEvent;
 
 /// Seconds of history the frame statistics cover.
 pub const FRAME_WINDOW_S: usize = 10;
@@ -33,6 +39,9 @@ const BANDS: usize = FRAME_HIST_EDGES_US.len();
 /// Frame boundaries remembered to pair an input event that is read after
 /// the frame that answered it (the two come through different rings).
 const RECENT_FRAMES: usize = 16;
+
+/// Game processes whose latest presented frame is remembered at once.
+const GAME_SLOTS: usize = 8;
 
 #[derive(Debug)]
 pub struct FrameTracker {
@@ -52,6 +61,12 @@ pub struct FrameTracker {
     last_paired_frame_ns: u64,
     /// Seconds filled so far, up to the window's length.
     filled: usize,
+    /// Late frames per second, one slot per second like `frames`'s.
+    late: [u64; FRAME_WINDOW_S],
+    game_frames: Window,
+    /// (TGID, latest presented frame) of the game processes seen; the
+    /// oldest is forgotten first.
+    game_last: [(u32, u64); GAME_SLOTS],
 }
 
 impl Default for FrameTracker {
@@ -77,7 +92,45 @@ impl FrameTracker {
             pending_input_ns: None,
             last_paired_frame_ns: 0,
             filled: 0,
+            late: [0; FRAME_WINDOW_S],
+            game_frames: Window::new(FRAME_WINDOW_S),
+            game_last: [(0, 0); GAME_SLOTS],
         }
+    }
+
+    /// A presented frame, as its frame event reports it.
+    pub fn on_present(&mut self, f: &FrameEvent) {
+        self.on_frame(f.ts_ns, f.interval_ns);
+        if f.missed > 0 {
+            self.late[self.band_slot] += 1;
+        }
+        if f.game != 0 {
+            self.on_game_frame(f.tgid, f.ts_ns);
+        }
+    }
+
+    /// A frame presented for game process `tgid` at `ts_ns`.
+    fn on_game_frame(&mut self, tgid: u32, ts_ns: u64) {
+        let slot = match self.game_last.iter().position(|&(t, _)| t == tgid) {
+            Some(i) => {
+                let last = self.game_last[i].1;
+                if ts_ns > last {
+                    self.game_frames.record(ns_to_us(ts_ns - last));
+                }
+                i
+            }
+            None => {
+                // A free slot, or the one least recently presented to.
+                let (i, _) = self
+                    .game_last
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, &(_, ts))| ts)
+                    .unwrap_or((0, &(0, 0)));
+                i
+            }
+        };
+        self.game_last[slot] = (tgid, ts_ns);
     }
 
     /// A frame boundary at `ts_ns` (CLOCK_MONOTONIC, as BPF's
@@ -159,6 +212,14 @@ impl FrameTracker {
             })
             .collect();
 
+        m.frames_late = self.late.iter().sum();
+        let g = self.game_frames.merged();
+        m.game_frames = g.count();
+        m.game_fps_avg = fps(g.count() as f64, g.sum() as f64);
+        m.game_fps_1pct_low = fps(1.0, g.mean_of_largest(0.01));
+        m.game_frame_p50_us = g.quantile(0.50);
+        m.game_frame_p99_us = g.quantile(0.99);
+
         let l = self.input_to_frame.merged();
         m.input_to_frame_samples = l.count();
         m.input_to_frame_p50_us = l.quantile(0.50);
@@ -167,6 +228,8 @@ impl FrameTracker {
         self.frames.rotate();
         self.band_slot = (self.band_slot + 1) % FRAME_WINDOW_S;
         self.bands[self.band_slot] = [0; BANDS];
+        self.late[self.band_slot] = 0;
+        self.game_frames.rotate();
         self.input_to_frame.rotate();
     }
 }
@@ -191,6 +254,80 @@ mod tests {
         let mut m = Metrics::default();
         t.fill(&mut m);
         m
+    }
+
+    fn presented(tgid: u32, ts_ns: u64, interval_ns: u64, missed: u32, game: bool) -> FrameEvent {
+        FrameEvent {
+            ts_ns,
+            delivered_ns: ts_ns + 50_000,
+            interval_ns,
+            seq: 0,
+            submit_to_present_ns: 0,
+            compositor_latency_ns: 0,
+            tgid,
+            tid: tgid,
+            crtc: 0,
+            missed,
+            dropped: 0,
+            game: u32::from(game),
+        }
+    }
+
+    #[test]
+    fn game_frame_times_are_per_game_process_and_late_frames_are_counted() {
+        let mut t = FrameTracker::new();
+        // A game at 30 fps on a 60 Hz display (one vblank missed per frame),
+        // and a second game process at 60 fps, on another CRTC.
+        for i in 1..=30u64 {
+            t.on_present(&presented(100, i * 33_333_333, 33_333_333, 1, true));
+        }
+        for i in 1..=60u64 {
+            t.on_present(&presented(200, i * 16_666_667 + 1000, 16_666_667, 0, true));
+        }
+        // The compositor's own frames are no game's.
+        for i in 1..=10u64 {
+            t.on_present(&presented(300, 5 * MS + i * 16 * MS, 16 * MS, 0, false));
+        }
+        let m = filled(&mut t);
+        assert_eq!(m.frames, 100);
+        assert_eq!(m.frames_late, 30);
+        // Each process's first frame has no predecessor of its own.
+        assert_eq!(m.game_frames, 29 + 59);
+        assert!((m.game_frame_p50_us as f64 - 16_667.0).abs() <= 16_667.0 / 128.0);
+        assert!((m.game_frame_p99_us as f64 - 33_333.0).abs() <= 33_333.0 / 128.0);
+        assert!(
+            (m.game_fps_1pct_low - 30.0).abs() < 0.3,
+            "{}",
+            m.game_fps_1pct_low
+        );
+        // Late frames leave the window with their second.
+        for _ in 0..FRAME_WINDOW_S {
+            filled(&mut t);
+        }
+        let m = filled(&mut t);
+        assert_eq!((m.frames_late, m.game_frames), (0, 0));
+    }
+
+    #[test]
+    fn more_game_processes_than_slots_forget_the_stalest() {
+        let mut t = FrameTracker::new();
+        for tgid in 0..GAME_SLOTS as u32 + 1 {
+            t.on_present(&presented(
+                1000 + tgid,
+                u64::from(tgid + 1) * MS,
+                0,
+                0,
+                true,
+            ));
+        }
+        // The first process was forgotten: its next frame starts afresh.
+        t.on_present(&presented(1000, 100 * MS, 0, 0, true));
+        // The last one is remembered: one frame time of 1 ms.
+        let last = 1000 + GAME_SLOTS as u32;
+        t.on_present(&presented(last, (GAME_SLOTS as u64 + 2) * MS, 0, 0, true));
+        let m = filled(&mut t);
+        assert_eq!(m.game_frames, 1);
+        assert_eq!(m.game_frame_p50_us, 1000);
     }
 
     #[test]

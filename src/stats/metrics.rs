@@ -26,7 +26,7 @@ pub const SCHEDULER_TAG: (&str, &str) = ("_scheduler", "scx_gamer");
 /// The event ringbufs, in the order the views show them. The input events
 /// are spread over several rings; they are one row here, and
 /// `Metrics::input_ring_drops` has each ring's drops.
-pub const RING_NAMES: [&str; 5] = ["input", "frame", "gpu-submit", "deadline-miss", "exec"];
+pub const RING_NAMES: [&str; 5] = ["input", "frame", "gpu-submit", "runq-wait", "exec"];
 
 /// Upper edges of the frame-time histogram the views draw, in µs: the
 /// frame times of common refresh rates (240, 144, 120, 90, 60, 50, 30, 20
@@ -67,7 +67,7 @@ pub struct Metrics {
     pub classes: BTreeMap<String, ClassMetrics>,
     #[stat(desc = "Per dispatch path: where the scheduler put each runnable task")]
     pub dispatches: BTreeMap<String, DispatchMetrics>,
-    #[stat(desc = "Per BPF event ringbuf (input, frame, gpu-submit, deadline-miss, exec)")]
+    #[stat(desc = "Per BPF event ringbuf (input, frame, gpu-submit, runq-wait, exec)")]
     pub rings: BTreeMap<String, RingMetrics>,
     #[stat(
         desc = "Events each input ringbuf dropped, in ring order; the input row of rings sums them",
@@ -79,8 +79,12 @@ pub struct Metrics {
 
     #[stat(desc = "Seconds of frames the frame statistics cover (the most recent ones)")]
     pub frame_window_s: u64,
-    #[stat(desc = "Game frames in the window")]
+    #[stat(
+        desc = "Frames presented in the window: every page flip the display put on screen, on every CRTC, whoever drew it (the compositor's frames)"
+    )]
     pub frames: u64,
+    #[stat(desc = "Presented frames in the window that one or more vblanks passed without")]
+    pub frames_late: u64,
     #[stat(
         desc = "Average frames per second over the window: frames divided by the sum of their frame times"
     )]
@@ -102,6 +106,18 @@ pub struct Metrics {
         _om_skip
     )]
     pub frame_hist: Vec<FrameBucket>,
+    #[stat(
+        desc = "Frames presented to game processes in the window that had a previous one (the game's frame times)"
+    )]
+    pub game_frames: u64,
+    #[stat(desc = "The game's average frames per second over the window")]
+    pub game_fps_avg: f64,
+    #[stat(desc = "The game's 1 % low FPS over the window")]
+    pub game_fps_1pct_low: f64,
+    #[stat(desc = "The game's median frame time over the window, in µs")]
+    pub game_frame_p50_us: u64,
+    #[stat(desc = "The game's 99th percentile frame time over the window, in µs")]
+    pub game_frame_p99_us: u64,
     #[stat(desc = "Input events in the window that a frame followed (the input-to-frame samples)")]
     pub input_to_frame_samples: u64,
     #[stat(desc = "Median time from an input event to the next frame, in µs")]
@@ -134,10 +150,12 @@ pub struct ClassMetrics {
         desc = "Times the gaming policy raised a thread of the class ahead of its plain deadline, since start"
     )]
     pub boosts: u64,
-    #[stat(desc = "Times a thread of the class ran later than its deadline, since start")]
-    pub deadline_misses: u64,
-    #[stat(desc = "Deadline misses per second over the last interval")]
-    pub deadline_misses_per_s: f64,
+    #[stat(
+        desc = "Times a thread of the class waited on the run queue longer than --runq-wait-us, since start"
+    )]
+    pub runq_waits: u64,
+    #[stat(desc = "Run-queue waits over the bound per second over the last interval")]
+    pub runq_waits_per_s: f64,
 }
 
 #[stat_doc]

@@ -42,7 +42,7 @@ pub fn fill_rates(prev: &Metrics, cur: &mut Metrics) {
         let p = prev_of(&prev.classes, name, &zero);
         c.cpu_pct = cpu_percent(p.cpu_ns, c.cpu_ns, dt);
         c.wakeups_per_s = per_second(p.wakeups, c.wakeups, dt);
-        c.deadline_misses_per_s = per_second(p.deadline_misses, c.deadline_misses, dt);
+        c.runq_waits_per_s = per_second(p.runq_waits, c.runq_waits, dt);
     }
     let zero = Default::default();
     for (name, d) in cur.dispatches.iter_mut() {
@@ -96,7 +96,7 @@ mod tests {
             ClassMetrics {
                 cpu_ns: n * 1_000_000,
                 wakeups: n,
-                deadline_misses: n / 10,
+                runq_waits: n / 10,
                 ..Default::default()
             },
         );
@@ -134,7 +134,7 @@ mod tests {
         assert_eq!(cur.interval_ms, 2000);
         let c = &cur.classes["input"];
         assert_eq!(c.wakeups_per_s, 200.0);
-        assert_eq!(c.deadline_misses_per_s, 20.0);
+        assert_eq!(c.runq_waits_per_s, 20.0);
         // 400 ms of CPU over 2 s.
         assert_eq!(c.cpu_pct, 20.0);
         assert_eq!(cur.dispatches["shared"].per_s, 400.0);

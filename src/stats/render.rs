@@ -82,8 +82,8 @@ fn frames(m: &Metrics, width: usize, out: &mut Vec<String>) {
         out.push(format!("FRAMES  last {} s: no frames", m.frame_window_s));
     } else {
         out.push(format!(
-            "FRAMES  last {} s: {} frames  avg {:.1} fps  1% low {:.1} fps",
-            m.frame_window_s, m.frames, m.fps_avg, m.fps_1pct_low
+            "FRAMES  last {} s: {} presented  avg {:.1} fps  1% low {:.1} fps  late {}",
+            m.frame_window_s, m.frames, m.fps_avg, m.fps_1pct_low, m.frames_late
         ));
         out.push(format!(
             "  frame time    p50 {} ms  p95 {} ms  p99 {} ms  p99.9 {} ms",
@@ -92,6 +92,18 @@ fn frames(m: &Metrics, width: usize, out: &mut Vec<String>) {
             ms(m.frame_p99_us),
             ms(m.frame_p999_us)
         ));
+        if m.game_frames == 0 {
+            out.push("  game frames   none presented by a game".to_string());
+        } else {
+            out.push(format!(
+                "  game frames   {}  avg {:.1} fps  1% low {:.1} fps  p50 {} ms  p99 {} ms",
+                m.game_frames,
+                m.game_fps_avg,
+                m.game_fps_1pct_low,
+                ms(m.game_frame_p50_us),
+                ms(m.game_frame_p99_us)
+            ));
+        }
     }
     if m.input_to_frame_samples == 0 {
         out.push("  input->frame  no samples".to_string());
@@ -133,7 +145,7 @@ fn frames(m: &Metrics, width: usize, out: &mut Vec<String>) {
 fn classes(m: &Metrics, out: &mut Vec<String>) {
     out.push(format!(
         "{:<12}{:>8}{:>8}{:>11}{:>9}{:>9}{:>10}",
-        "CLASS", "THREADS", "CPU%", "WAKEUPS/S", "BOOSTS", "MISSES", "MISSES/S"
+        "CLASS", "THREADS", "CPU%", "WAKEUPS/S", "BOOSTS", "RQWAITS", "RQWAITS/S"
     ));
     for (name, c) in ordered(&m.classes, &CLASS_NAMES) {
         out.push(format!(
@@ -143,8 +155,8 @@ fn classes(m: &Metrics, out: &mut Vec<String>) {
             c.cpu_pct,
             compact(c.wakeups_per_s),
             c.boosts,
-            c.deadline_misses,
-            compact(c.deadline_misses_per_s)
+            c.runq_waits,
+            compact(c.runq_waits_per_s)
         ));
     }
 }
@@ -228,36 +240,37 @@ mod tests {
         assert_eq!(l[1], "game: hl2_linux (4242)    audio: pipewire (1200)");
         assert_eq!(
             l[3],
-            "FRAMES  last 10 s: 1438 frames  avg 143.8 fps  1% low 98.2 fps"
+            "FRAMES  last 10 s: 1438 presented  avg 143.8 fps  1% low 98.2 fps  late 0"
         );
         assert_eq!(
             l[4],
             "  frame time    p50 6.95 ms  p95 7.40 ms  p99 9.81 ms  p99.9 12.10 ms"
         );
+        assert_eq!(l[5], "  game frames   none presented by a game");
         assert_eq!(
-            l[5],
+            l[6],
             "  input->frame  p50 4.10 ms  p99 9.00 ms  (312 samples)"
         );
         // The fullest band has the full 50-column bar.
         assert_eq!(
-            l[7],
+            l[8],
             format!("  <=   6.9 ms  144 fps |{}|   1250  86.9%", "#".repeat(50))
         );
         assert_eq!(
-            l[15],
+            l[16],
             format!("  >  100.0 ms          |{}|      0   0.0%", " ".repeat(50))
         );
         assert_eq!(
-            l[17],
-            "CLASS        THREADS    CPU%  WAKEUPS/S   BOOSTS   MISSES  MISSES/S"
+            l[18],
+            "CLASS        THREADS    CPU%  WAKEUPS/S   BOOSTS  RQWAITS RQWAITS/S"
         );
         assert_eq!(
-            l[18],
+            l[19],
             "input              3     0.4       1.0k       12        0         0"
         );
-        assert!(l[22].starts_with("game               7    40.4"));
+        assert!(l[23].starts_with("game               7    40.4"));
         assert!(
-            l[24].starts_with("DISPATCH/S  direct-idle 1.2k  topology-idle 600  enqueue-idle 400")
+            l[25].starts_with("DISPATCH/S  direct-idle 1.2k  topology-idle 600  enqueue-idle 400")
         );
         let ring = l.iter().position(|s| s.starts_with("RING")).unwrap();
         assert_eq!(l[ring + 1], "input                800         3         0");
@@ -292,10 +305,25 @@ mod tests {
     #[test]
     fn narrow_screens_drop_the_bars_and_wrap_dispatches() {
         let l = lines(&sample(), 42, 60);
-        assert_eq!(l[7], "  <=   6.9 ms  144 fps   1250  86.9%");
+        assert_eq!(l[8], "  <=   6.9 ms  144 fps   1250  86.9%");
         let d = l.iter().position(|s| s.starts_with("DISPATCH/S")).unwrap();
         assert_eq!(l[d], "DISPATCH/S  direct-idle 1.2k");
         assert!(l[d + 1].starts_with("            topology-idle 600"));
+    }
+
+    #[test]
+    fn game_frame_times_sit_under_the_presented_frames() {
+        let mut m = sample();
+        m.game_frames = 590;
+        m.game_fps_avg = 59.0;
+        m.game_fps_1pct_low = 30.1;
+        m.game_frame_p50_us = 16_667;
+        m.game_frame_p99_us = 33_333;
+        let l = lines(&m, 100, 60);
+        assert_eq!(
+            l[5],
+            "  game frames   590  avg 59.0 fps  1% low 30.1 fps  p50 16.67 ms  p99 33.33 ms"
+        );
     }
 
     #[test]
@@ -306,7 +334,7 @@ mod tests {
         assert_eq!(l[4], "  input->frame  no samples");
         assert_eq!(
             l[6],
-            "CLASS        THREADS    CPU%  WAKEUPS/S   BOOSTS   MISSES  MISSES/S"
+            "CLASS        THREADS    CPU%  WAKEUPS/S   BOOSTS  RQWAITS RQWAITS/S"
         );
     }
 

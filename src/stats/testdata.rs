@@ -48,8 +48,8 @@ pub fn sample() -> Metrics {
                 wakeups: 3_000_000,
                 wakeups_per_s: 1000.0 - 100.0 * i as f64,
                 boosts: 12 * (i + 1),
-                deadline_misses: i,
-                deadline_misses_per_s: 0.0,
+                runq_waits: i,
+                runq_waits_per_s: 0.0,
             },
         );
     }
@@ -66,7 +66,7 @@ pub fn sample() -> Metrics {
         ("input", 800.0, 3),
         ("frame", 144.0, 0),
         ("gpu-submit", 300.0, 0),
-        ("deadline-miss", 0.5, 0),
+        ("runq-wait", 0.5, 0),
         ("exec", 2.0, 0),
     ] {
         m.rings.insert(

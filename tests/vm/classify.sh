@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# vm-qemu-opts: -device virtio-gpu-pci
 # Thread classes from real kernel paths, checked by exact thread id:
 #  - input: the thread reading a uinput keyboard through evdev, and the
 #    thread it wakes through an eventfd (a sync chain), but not another
@@ -6,38 +7,60 @@
 #  - audio: aplay playing to snd-dummy, woken by PCM period completions;
 #  - game: a process named with --game-pid and the children it forks, and a
 #    process that execs under the --game-comm name;
-#  - negatives: a busy loop doing none of this, and unprivileged processes
-#    that rename themselves kwin_wayland (a compositor) and pipewire (an
-#    audio server) and try the display, input and sound devices, gain no
-#    class at all.
+#  - negatives: a busy loop doing none of this, and unprivileged impostors
+#    renamed kwin_wayland, pipewire and fakegame (the --game-comm name)
+#    that read a HID device open to them (a UPS), issue the display's
+#    ioctls on DRM nodes open to them while another process is the
+#    display's master, try the sound card and bind audio-server sockets of
+#    their own (tests/vm/helpers/impostor.py: a step that does nothing
+#    fails the test) gain no class at all.
 . "$(dirname "$0")/lib.sh"
 dmesg -C
 helpers=$(dirname "$0")/helpers
 log="$VM_WORK"/sched.log
+cd "$VM_WORK"
 
 # The hooks attach to the modules present when the scheduler starts.
-modprobe evdev && modprobe uinput && modprobe snd-dummy || fail "modprobe failed"
+modprobe evdev && modprobe uinput && modprobe snd-dummy && modprobe uhid &&
+	modprobe hid-generic || fail "modprobe failed"
 [ -e /dev/snd/pcmC0D0p ] || fail "snd-dummy gave no playback device"
+load_virtio_gpu
 
 # The "game" forks a child every 100 ms and records each child's PID.
 bash -c 'while :; do sleep 0.1 & echo $! >>"$VM_WORK"/game_children; wait; done' &
 game_pid=$!
 bash -c 'while :; do :; done' &
 busy_pid=$!
+# What an unprivileged user may open on a desktop: a HID device (a UPS),
+# the display's card node while a root process is its master, and the GPU's
+# render node.
+/usr/bin/python3 "$helpers/uhid_device.py" ups >ups.dev &
+ups_pid=$!
+for _ in $(seq 1 100); do grep -q '^hidraw=' ups.dev && break; sleep 0.1; done
+ups_node=$(sed -n 's/^hidraw=//p' ups.dev)
+[ -n "$ups_node" ] || fail "the uhid UPS gave no hidraw node"
+/usr/bin/python3 -c '
+import fcntl, os, sys, time
+fd = os.open("/dev/dri/card0", os.O_RDWR)
+fcntl.ioctl(fd, (ord("d") << 8) | 0x1E)  # DRM_IOCTL_SET_MASTER
+print("master", flush=True)
+time.sleep(3600)' >master.out &
+master_pid=$!
+for _ in $(seq 1 100); do grep -q master master.out && break; sleep 0.1; done
+grep -q master master.out || fail "root could not become the display's master"
+chmod 0644 "$ups_node"
+chmod 0666 /dev/dri/card0 /dev/dri/renderD128
 impostors=()
-for name in kwin_wayland pipewire; do
-	setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 -c '
-import ctypes, glob, os, sys
-ctypes.CDLL(None).prctl(15, sys.argv[1].encode())
-for dev in glob.glob("/dev/dri/*") + glob.glob("/dev/input/event*") + glob.glob("/dev/snd/*"):
-    try:
-        os.close(os.open(dev, os.O_RDWR))
-    except OSError:
-        pass
-while True:
-    pass
-' "$name" &
+for name in kwin_wayland pipewire fakegame; do
+	mkdir "imp-$name" && chown 65534:65534 "imp-$name"
+	setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 \
+		"$helpers/impostor.py" "$name" "$ups_node" "$VM_WORK/imp-$name" >"imp-$name.out" 2>&1 &
 	impostors+=($!)
+done
+for name in kwin_wayland pipewire fakegame; do
+	for _ in $(seq 1 100); do grep -q '^ready\|^impostor' "imp-$name.out" && break; sleep 0.1; done
+	cat "imp-$name.out"
+	grep -q '^ready' "imp-$name.out" || fail "the $name impostor did not do its round (above)"
 done
 
 start_scheduler "$log" --log-classes --game-pid "$game_pid" --game-comm fakegame
@@ -67,7 +90,10 @@ wait "$fakegame_pid"
 
 sleep 0.5
 stop_scheduler "$log"
-kill "$game_pid" "$busy_pid" "${impostors[@]}" 2>/dev/null || true
+for i in 0 1 2; do
+	kill -0 "${impostors[$i]}" 2>/dev/null || { cat "$VM_WORK"/imp-*.out; fail "impostor ${impostors[$i]} stopped early (above)"; }
+done
+kill "$game_pid" "$busy_pid" "${impostors[@]}" "$ups_pid" "$master_pid" 2>/dev/null || true
 grep '^\[INFO\] class' "$log" || true
 
 expect() {
@@ -99,8 +125,9 @@ expect "class game: tid $fakegame_pid \(fakegame\) tgid $fakegame_pid via game-t
 	"a process exec'd as fakegame is game"
 refute_tid "$busy_pid" "the busy loop"
 refute_tid "$other" "another process woken by the input reader"
-refute_tid "${impostors[0]}" "the unprivileged process renamed kwin_wayland"
-refute_tid "${impostors[1]}" "the unprivileged process renamed pipewire"
+refute_tid "${impostors[0]}" "the unprivileged impostor renamed kwin_wayland"
+refute_tid "${impostors[1]}" "the unprivileged impostor renamed pipewire"
+refute_tid "${impostors[2]}" "the unprivileged impostor renamed fakegame"
 expect "class input: threads=([2-9]|[1-9][0-9]+) wakeups=[1-9]" "input counters moved"
 expect "class audio: threads=[1-9][0-9]* wakeups=[1-9]" "audio counters moved"
 

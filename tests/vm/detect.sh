@@ -5,46 +5,30 @@
 #    `Game.exe` from a Steam library folder; the game is detected within
 #    50 ms of its exec, its threads are classed game, and its exit clears it;
 #  - the same launch by a system account (uid 999, no runtime dir) is not a
-#    game;
+#    game (without logind's /run/systemd/seats, removed here from the VM's
+#    own /run, the fallback rule applies: every user with a runtime dir of
+#    their own; it is said once);
 #  - a fake PipeWire: a process of uid 1000 listening on
 #    /run/user/1000/pipewire-0 is registered as an audio server within
 #    50 ms of the socket accepting connections, is classed audio, and is removed when
 #    its socket goes.
 . "$(dirname "$0")/lib.sh"
-dmesg -C
 log="$VM_WORK"/sched.log
-cd "$VM_WORK"
-chmod 755 "$VM_WORK"
-mkdir -m 1777 "$VM_WORK/out"
+rm -rf /run/systemd/seats
+detect_setup 1000
 
-mkdir -p /run/user/1000
-chown 1000:1000 /run/user/1000
-chmod 700 /run/user/1000
-
-# The launch: reaper -> Game.exe, as the given user.
-make_launch() {
-	local dir=$1
-	mkdir -p "$dir/steamapps/common/Fake Game"
-	cp /bin/bash "$dir/reaper"
-	cp /bin/bash "$dir/steamapps/common/Fake Game/Game.exe"
-	chmod -R a+rx "$dir"
-}
-make_launch "$VM_WORK/user"
-make_launch "$VM_WORK/system"
+make_fake_launch "$VM_WORK/user"
+make_fake_launch "$VM_WORK/system"
 
 start_scheduler "$log" --log-classes
 wait_attached "$SCHED_PID"
 
 note "a game launched by a logged-in user"
-setpriv --reuid=1000 --regid=1000 --clear-groups env SteamAppId=620 SteamGameId=620 \
-	"$VM_WORK/user/reaper" -c '"$0" -c "sleep 1; sleep 1; true" & echo $! >"$1"; wait' \
-	"$VM_WORK/user/steamapps/common/Fake Game/Game.exe" "$VM_WORK/out/game.pid"
+fake_proton_launch 1000 "$VM_WORK/user" "$VM_WORK/out/game.pid" "sleep 1; sleep 1; true"
 game=$(cat out/game.pid)
 
 note "the same launch by a system account"
-setpriv --reuid=999 --regid=999 --clear-groups env SteamAppId=620 SteamGameId=620 \
-	"$VM_WORK/system/reaper" -c '"$0" -c "sleep 1; true" & echo $! >"$1"; wait' \
-	"$VM_WORK/system/steamapps/common/Fake Game/Game.exe" "$VM_WORK/out/sysgame.pid"
+fake_proton_launch 999 "$VM_WORK/system" "$VM_WORK/out/sysgame.pid" "sleep 1; true"
 sysgame=$(cat out/sysgame.pid)
 
 note "a PipeWire socket owner"
@@ -101,6 +85,10 @@ grep -qE "class audio: tid $pw \(python3\) tgid $pw via audio-server" "$log" || 
 echo "ok: audio server $pw classed audio"
 grep -qE "audio server gone: tgid $pw\b" "$log" || fail "the audio server's removal was not seen"
 echo "ok: audio server $pw removed when its socket went"
+
+[ "$(grep -c 'no logind seats at /run/systemd/seats' "$log")" -eq 1 ] ||
+	fail "the fallback without logind was not said once"
+echo "ok: without logind, every user with a runtime dir is eligible, said once"
 
 assert_clean_kernel_log
 echo "PASS detect"

@@ -106,3 +106,51 @@ assert_stress_work() {
 		[ -n "$ops" ] && [ "${ops%%.*}" -gt 0 ] || fail "stressor $s did no work (bogo ops '$ops')"
 	done
 }
+
+# A fake Steam launch tree in $1: a renamed bash `reaper` and a copy of bash
+# as `steamapps/common/Fake Game/Game.exe`.
+make_fake_launch() {
+	local dir=$1
+	mkdir -p "$dir/steamapps/common/Fake Game"
+	cp /bin/bash "$dir/reaper"
+	cp /bin/bash "$dir/steamapps/common/Fake Game/Game.exe"
+	chmod -R a+rx "$dir"
+}
+
+# Run the launch made in $2 as uid $1, with Steam's environment: reaper
+# starts Game.exe, which runs the shell commands $4 and exits (end them
+# with `; true`, or bash execs the last one in place of Game.exe). The game's
+# pid is written to $3 (a path uid $1 may write).
+fake_proton_launch() {
+	local uid=$1 dir=$2 pidfile=$3 body=$4
+	setpriv --reuid="$uid" --regid="$uid" --clear-groups env SteamAppId=620 SteamGameId=620 \
+		"$dir/reaper" -c '"$0" -c "$2" & echo $! >"$1"; wait' \
+		"$dir/steamapps/common/Fake Game/Game.exe" "$pidfile" "$body"
+}
+
+# Write logind's seat0 file as logind does (a temporary name, then a
+# rename): session $1 of uid $2 is active. The VM runs no logind, but its
+# tmpfiles make /run/systemd/seats, which scx_gamer takes for logind's.
+set_seat0() {
+	local seats=/run/systemd/seats
+	mkdir -p "$seats"
+	printf '# This is private data. Do not parse.\nIS_SEAT0=1\nACTIVE=%s\nACTIVE_UID=%s\n' \
+		"$1" "$2" >"$seats/.#seat0tmp"
+	mv "$seats/.#seat0tmp" "$seats/seat0"
+}
+
+# The start of a detection test: a clean kernel log, $VM_WORK readable by
+# every user with a world-writable out/ in it as the working dir, and a
+# runtime dir /run/user/<uid> owned by each uid given.
+detect_setup() {
+	local uid
+	dmesg -C
+	cd "$VM_WORK"
+	chmod 755 "$VM_WORK"
+	mkdir -m 1777 "$VM_WORK/out"
+	for uid in "$@"; do
+		mkdir -p /run/user/$uid
+		chown $uid:$uid /run/user/$uid
+		chmod 700 /run/user/$uid
+	done
+}

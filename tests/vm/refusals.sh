@@ -18,6 +18,7 @@ wait_bpf_progs() {
 	fail "$(bpf_progs) BPF programs loaded, expected $want: something was left behind"
 }
 progs_before=$(bpf_progs)
+progs_idle=$progs_before
 
 # Run scx_gamer with the given arguments; it must exit non-zero with a
 # message matching $2, and sched_ext must still read $1 afterwards.
@@ -91,7 +92,9 @@ stop_scheduler "$VM_WORK"/first.log
 wait_detached
 
 note "two instances started at once: one attaches, the other is refused"
-progs_before=$(bpf_progs)
+# The first instance's programs are freed a moment after it exits.
+wait_bpf_progs "$progs_idle"
+progs_before=$progs_idle
 "$SCX_GAMER" >"$VM_WORK"/a.log 2>&1 &
 a=$!
 "$SCX_GAMER" >"$VM_WORK"/b.log 2>&1 &

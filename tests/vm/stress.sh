@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# vm-cpus: 2 4
 # Stress test: with scx_gamer attached, stress-ng --aggressive hammers it with
 # CPU, fork, context-switch and affinity stressors. The scheduler must stay
 # attached throughout (no watchdog ejection, no BPF error), detach with exit

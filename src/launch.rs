@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//
+// `scx_gamer run -- COMMAND`: the launch wrapper a gamer puts in Steam's
+// launch options (`scx_gamer run -- %command%`), and the socket the running
+// scheduler answers it on.
+//
+// The wrapper connects, waits for the answer, then execs COMMAND in its own
+// place. The scheduler marks the process that connected as the game before
+// it answers, so the game, which is that same process after the exec, and
+// everything it starts (the BPF side passes the game class on at fork) are
+// the game from their first instruction: a native game that launch
+// detection would not recognise is found at once.
+//
+// The connection is the whole request: nothing is read from it, so a client
+// cannot name another process, and one that connects and says nothing
+// costs the event loop nothing. The process marked is the one the kernel
+// names as the peer (SO_PEERCRED), and only if its real uid is still the
+// peer's uid (the pid may have been reused since the connect). The mark is
+// the same game class `--game-pid` gives, under the same rules; it ends
+// when the process exits.
+
+use std::ffi::OsString;
+use std::fs;
+use std::io::{ErrorKind, Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
+
+/// Where the running scheduler listens for the wrapper.
+pub const DEFAULT_LAUNCH_SOCKET: &str = "/run/scx_gamer/launch";
+/// How long the wrapper waits for the scheduler's answer before it starts
+/// the game anyway.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Ask the running scheduler to mark this process as the game, then become
+/// COMMAND. Returns only when COMMAND cannot be started.
+pub fn run_wrapped(socket: &Path, command: &[OsString]) -> ExitCode {
+    let name = command[0].to_string_lossy().into_owned();
+    if let Err(why) = ask_to_be_marked(socket) {
+        eprintln!("scx_gamer run: {why}; starting {name} without the game class");
+    }
+    let err = Command::new(&command[0]).args(&command[1..]).exec();
+    eprintln!("scx_gamer run: cannot start {name}: {err}");
+    // What a shell returns for a command it cannot find or run.
+    ExitCode::from(if err.kind() == ErrorKind::NotFound {
+        127
+    } else {
+        126
+    })
+}
+
+fn ask_to_be_marked(socket: &Path) -> Result<(), String> {
+    let mut stream = UnixStream::connect(socket).map_err(|e| match e.kind() {
+        ErrorKind::NotFound | ErrorKind::ConnectionRefused => {
+            format!(
+                "no scx_gamer scheduler is running ({} is not served)",
+                socket.display()
+            )
+        }
+        _ => format!("cannot reach the scheduler at {}: {e}", socket.display()),
+    })?;
+    stream
+        .set_read_timeout(Some(ANSWER_TIMEOUT))
+        .map_err(|e| e.to_string())?;
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .map_err(|e| format!("no answer from the scheduler: {e}"))?;
+    match answer.trim_end() {
+        "ok" => Ok(()),
+        "" => Err("the scheduler closed the connection without an answer".into()),
+        refusal => Err(format!("the scheduler refused: {refusal}")),
+    }
+}
+
+/// The scheduler's end: a socket anyone may connect to, served from the
+/// event loop. The caller holds the instance lock, so a socket file found at
+/// the path is a stale one and is replaced.
+pub struct LaunchSocket {
+    listener: UnixListener,
+    path: PathBuf,
+}
+
+impl LaunchSocket {
+    pub fn bind(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o755)
+                .create(dir)
+                .with_context(|| format!("creating {}", dir.display()))?;
+        }
+        match fs::remove_file(path) {
+            Err(e) if e.kind() != ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("removing the stale {}", path.display()))
+            }
+            _ => {}
+        }
+        let listener =
+            UnixListener::bind(path).with_context(|| format!("binding {}", path.display()))?;
+        // Connecting needs write permission on the socket: every user's
+        // wrapper must reach it.
+        fs::set_permissions(path, fs::Permissions::from_mode(0o666))
+            .with_context(|| format!("opening {} to every user", path.display()))?;
+        listener
+            .set_nonblocking(true)
+            .context("making the launch socket non-blocking")?;
+        Ok(LaunchSocket {
+            listener,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.listener.as_fd()
+    }
+
+    /// Answer every wrapper waiting to be accepted. `mark` puts a tgid in
+    /// the game map; its error is the refusal the wrapper is told.
+    pub fn serve(&self, proc_root: &Path, mark: &mut dyn FnMut(u32) -> Result<()>) {
+        while let Ok((mut stream, _)) = self.listener.accept() {
+            let answer = match answer(&stream, proc_root, mark) {
+                Ok(tgid) => {
+                    log::info!("game marked by scx_gamer run: tgid {tgid}");
+                    "ok\n".to_string()
+                }
+                Err(why) => {
+                    log::warn!("scx_gamer run: refused a mark: {why:#}");
+                    format!("{why:#}\n")
+                }
+            };
+            // A few bytes into a fresh socket's empty buffer never block;
+            // a wrapper that is gone already does not care.
+            let _ = stream.write_all(answer.as_bytes());
+        }
+    }
+}
+
+impl Drop for LaunchSocket {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+fn answer(
+    stream: &UnixStream,
+    proc_root: &Path,
+    mark: &mut dyn FnMut(u32) -> Result<()>,
+) -> Result<u32> {
+    let cred = getsockopt(stream, PeerCredentials).context("reading the caller's credentials")?;
+    let pid = u32::try_from(cred.pid())
+        .ok()
+        .filter(|&p| p > 0)
+        .context("the caller is in another PID namespace")?;
+    let status = fs::read_to_string(proc_root.join(pid.to_string()).join("status"))
+        .with_context(|| format!("process {pid} is gone"))?;
+    let uid = real_uid(&status).with_context(|| format!("process {pid} has no Uid line"))?;
+    anyhow::ensure!(
+        uid == cred.uid(),
+        "process {pid} now belongs to uid {uid}, not to the caller's uid {}",
+        cred.uid()
+    );
+    mark(pid)?;
+    Ok(pid)
+}
+
+/// The real uid in /proc/<pid>/status: the first field of its `Uid:` line.
+fn real_uid(status: &str) -> Option<u32> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn real_uid_is_the_first_uid_field() {
+        let status = "Name:\tgame\nTgid:\t42\nUid:\t1000\t0\t0\t0\nGid:\t1000\t1000\t1000\t1000\n";
+        assert_eq!(real_uid(status), Some(1000));
+        assert_eq!(real_uid("Name:\tx\n"), None);
+    }
+
+    fn serve_one(dir: &Path, mark: &mut dyn FnMut(u32) -> Result<()>) -> Result<(), String> {
+        let path = dir.join("launch");
+        let server = LaunchSocket::bind(&path).unwrap();
+        let client = std::thread::scope(|s| {
+            let client = s.spawn(|| ask_to_be_marked(&path));
+            // The client is waiting for its answer once it has connected.
+            for _ in 0..200 {
+                let mut accepted = false;
+                server.serve(Path::new("/proc"), &mut |pid| {
+                    accepted = true;
+                    mark(pid)
+                });
+                if accepted || client.is_finished() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            client.join().unwrap()
+        });
+        drop(server);
+        assert!(!path.exists(), "the socket outlived its server");
+        client
+    }
+
+    #[test]
+    fn the_caller_itself_is_marked() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut marked = Vec::new();
+        serve_one(dir.path(), &mut |pid| {
+            marked.push(pid);
+            Ok(())
+        })
+        .unwrap();
+        // The client thread runs in this process: its tgid is ours.
+        assert_eq!(marked, vec![std::process::id()]);
+    }
+
+    #[test]
+    fn a_refusal_reaches_the_wrapper() {
+        let dir = tempfile::tempdir().unwrap();
+        let err =
+            serve_one(dir.path(), &mut |_| anyhow::bail!("the game map is full")).unwrap_err();
+        assert!(err.contains("the game map is full"), "{err}");
+    }
+
+    #[test]
+    fn no_scheduler_is_said_plainly() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = ask_to_be_marked(&dir.path().join("launch")).unwrap_err();
+        assert!(err.contains("no scx_gamer scheduler is running"), "{err}");
+    }
+}
