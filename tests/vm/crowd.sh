@@ -48,6 +48,7 @@ for _ in $(seq 1 80); do
 	sleep 0.25
 done
 [ "${#workers[@]}" -ge 40 ] || fail "hackbench started ${#workers[@]} workers, expected 40"
+assert_attached "with the crowd started"
 pids=("${workers[@]}" "$hog1" "$hog2" "$plain")
 
 # What a task that made no progress was doing, and what the scheduler holds.
@@ -83,6 +84,8 @@ stuck_total=0
 read -r up0 _ </proc/uptime
 for w in $(seq 1 "$WINDOWS"); do
 	sleep "$WINDOW_S"
+	# A window after the watchdog ejected the scheduler would measure EEVDF.
+	assert_attached "window $w"
 	stuck=()
 	min=
 	hogs_ns=0
