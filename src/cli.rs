@@ -207,6 +207,32 @@ pub enum Subcommand {
 }
 
 impl Opts {
+    /// Parse the process's arguments and check the flags against each
+    /// other; a bad combination is reported like any bad flag and exits 2.
+    pub fn parse_checked() -> Opts {
+        let opts = Opts::parse();
+        if let Err(msg) = opts.cross_check() {
+            use clap::CommandFactory;
+            Opts::command()
+                .error(clap::error::ErrorKind::ArgumentConflict, msg)
+                .exit();
+        }
+        opts
+    }
+
+    /// What the ranges of single flags cannot say. The awake term of a
+    /// deadline is capped at the lag bound, so a lag bound below one slice
+    /// would make every task look as if it ran less than a slice per wakeup.
+    pub fn cross_check(&self) -> Result<(), String> {
+        if self.slice_lag_us < self.slice_us {
+            return Err(format!(
+                "--slice-lag-us {} is below --slice-us {}: the lag bound must be at least one slice",
+                self.slice_lag_us, self.slice_us
+            ));
+        }
+        Ok(())
+    }
+
     pub fn slice_ns(&self) -> u64 {
         self.slice_us * 1000
     }
@@ -491,6 +517,19 @@ mod tests {
             let err = parse(&["--fast-cpus", bad]).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::ValueValidation, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn lag_bound_below_one_slice_is_refused() {
+        let o = parse(&["--slice-us", "5000", "--slice-lag-us", "4999"]).unwrap();
+        let err = o.cross_check().unwrap_err();
+        assert!(
+            err.contains("--slice-lag-us 4999 is below --slice-us 5000"),
+            "{err}"
+        );
+        let o = parse(&["--slice-us", "5000", "--slice-lag-us", "5000"]).unwrap();
+        assert_eq!(o.cross_check(), Ok(()));
+        assert_eq!(parse(&[]).unwrap().cross_check(), Ok(()));
     }
 
     #[test]

@@ -14,7 +14,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use clap::Parser;
 use log::{error, info, warn};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
@@ -24,7 +23,7 @@ use scx_gamer::scheduler::{Ending, Scheduler};
 use scx_gamer::{classes, detect, hooks, launch, logging, preflight, stats};
 
 fn main() -> ExitCode {
-    let opts = Opts::parse();
+    let opts = Opts::parse_checked();
     init_logging(opts.verbose);
 
     // The launch wrapper runs as the gamer, beside the scheduler.

@@ -217,7 +217,7 @@ static u32 process_classes(struct task_ctx *tctx, u32 tgid)
 
 static bool recent(u64 at, u64 now)
 {
-	return at && now - at < class_window_ns;
+	return at && time_since(now, at) < class_window_ns;
 }
 
 static void send_class_event(struct task_struct *p, struct task_ctx *tctx, u32 class, u64 now)
@@ -241,14 +241,16 @@ static void send_class_event(struct task_struct *p, struct task_ctx *tctx, u32 c
 }
 
 /*
- * Work out the classes @p holds now. Runs each time @p starts running, so
- * that the wakeups it makes and the CPU time it uses are counted under the
- * classes it holds while doing them.
+ * Work out the classes @p holds now, into class_mask. The wakeup path runs
+ * it before the queueing decision (select_cpu, enqueue), so a class the
+ * wakeup itself carries (an inherited chain class, a PCM period's audio
+ * class) counts for that wakeup, and a class that expired during a sleep
+ * is gone before the task is queued; running runs it again, so the CPU time
+ * and the wakeups the task makes are counted under what it holds meanwhile.
  */
-__hidden void classify_running(struct task_struct *p, struct task_ctx *tctx)
+__hidden void classify_refresh(struct task_struct *p, struct task_ctx *tctx)
 {
-	struct class_stats *stats;
-	u32 mask = 0, fresh;
+	u32 mask = 0;
 	u64 now = bpf_ktime_get_ns();
 	/* Off by one, so that a new task's zero never matches. */
 	u64 gen = proc_gen + 1;
@@ -280,7 +282,17 @@ __hidden void classify_running(struct task_struct *p, struct task_ctx *tctx)
 	}
 
 	tctx->class_mask = mask;
-	fresh = mask & ~tctx->classes_seen;
+}
+
+/* @p starts running: its classes now, and an event for each one it never held. */
+__hidden void classify_running(struct task_struct *p, struct task_ctx *tctx)
+{
+	struct class_stats *stats;
+	u32 fresh;
+	int c;
+
+	classify_refresh(p, tctx);
+	fresh = tctx->class_mask & ~tctx->classes_seen;
 	if (!fresh)
 		return;
 
@@ -291,7 +303,7 @@ __hidden void classify_running(struct task_struct *p, struct task_ctx *tctx)
 			continue;
 		if (stats)
 			stats->c[c].threads++;
-		send_class_event(p, tctx, c, now);
+		send_class_event(p, tctx, c, bpf_ktime_get_ns());
 	}
 }
 
@@ -304,24 +316,17 @@ static u32 waker_depth(struct task_ctx *wtctx, u32 inherit)
 	return wtctx->chain_depth + 1;
 }
 
-/* @p is being woken up; runs on the waking CPU, in the waker's context. */
-__hidden void classify_wakeup(struct task_struct *p, struct task_ctx *tctx)
+/*
+ * @p is being woken by the current task: inherit its chain classes. Both
+ * select_cpu and runnable call this, since a remote wakeup runs runnable
+ * from the target CPU's interrupt, where the waker is no longer current,
+ * and a task that cannot migrate never goes through select_cpu.
+ */
+static void inherit_chain(struct task_struct *p, struct task_ctx *tctx)
 {
 	struct task_struct *waker;
 	struct task_ctx *wtctx;
-	struct class_stats *stats;
 	u32 inherit, depth;
-	u64 now = bpf_ktime_get_ns();
-	int c;
-
-	mark_audio_wakee(p);
-
-	stats = this_cpu_class_stats();
-	if (stats && tctx->class_mask) {
-		bpf_for(c, 0, GAMER_NR_CLASSES)
-			if (tctx->class_mask & CLASS_BIT(c))
-				stats->c[c].wakeups++;
-	}
 
 	/* From an interrupt, the current task is not the one waking @p. */
 	if (bpf_in_interrupt())
@@ -341,13 +346,34 @@ __hidden void classify_wakeup(struct task_struct *p, struct task_ctx *tctx)
 
 	tctx->chain_mask = inherit;
 	tctx->chain_depth = depth;
-	tctx->chain_until = now + chain_window_ns;
+	tctx->chain_until = bpf_ktime_get_ns() + chain_window_ns;
 	tctx->chain_waker = waker->pid;
 }
 
-__hidden void classify_select_cpu(struct task_struct *p)
+/* @p is being woken up (ops.runnable): the classes this wakeup carries, counted. */
+__hidden void classify_wakeup(struct task_struct *p, struct task_ctx *tctx)
+{
+	struct class_stats *stats;
+	int c;
+
+	mark_audio_wakee(p);
+	inherit_chain(p, tctx);
+	classify_refresh(p, tctx);
+
+	stats = this_cpu_class_stats();
+	if (stats && tctx->class_mask) {
+		bpf_for(c, 0, GAMER_NR_CLASSES)
+			if (tctx->class_mask & CLASS_BIT(c))
+				stats->c[c].wakeups++;
+	}
+}
+
+/* select_cpu, which comes before runnable: the classes, for the CPU choice. */
+__hidden void classify_select_cpu(struct task_struct *p, struct task_ctx *tctx)
 {
 	mark_audio_wakee(p);
+	inherit_chain(p, tctx);
+	classify_refresh(p, tctx);
 }
 
 /* Count a boost or a run-queue wait over the bound for every class in @mask. */

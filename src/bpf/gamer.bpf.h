@@ -13,6 +13,15 @@
 
 #define CLASS_BIT(c)	(1U << (c))
 
+/*
+ * Nanoseconds from @then to @now, or 0 when @then is later: a timestamp
+ * another CPU stored after this one read @now must not wrap into an age.
+ */
+static inline u64 time_since(u64 now, u64 then)
+{
+	return time_delta(now, then);
+}
+
 struct task_ctx {
 	/* Weighted CPU time used so far; the task's place in virtual time. */
 	u64 vruntime;
@@ -22,7 +31,12 @@ struct task_ctx {
 	u64 exec_start;
 	/* The deadline it was last queued with. */
 	u64 deadline;
-	/* Weighted CPU time per wakeup, averaged over recent wakeups. */
+	/*
+	 * Real (not weighted) CPU time since the task last woke up, and per
+	 * wakeup averaged over recent wakeups: what hog detection compares
+	 * with slice_ns, which is real time too.
+	 */
+	u64 awake_ns;
 	u64 avg_runtime;
 	/* How often it is woken, and how often it wakes others, per second. */
 	u64 wake_freq;
@@ -31,7 +45,7 @@ struct task_ctx {
 	u64 woken_ns;
 	u64 waked_ns;
 
-	/* The classes the thread holds now, refreshed each time it runs. */
+	/* The classes the thread holds now: refreshed on wakeup, enqueue and run. */
 	u32 class_mask;
 	/* Every class the thread has ever held, so each is counted once. */
 	u32 classes_seen;
@@ -63,6 +77,8 @@ struct task_ctx {
 	u64 runnable_at;
 	/* When it last woke up. */
 	u64 woke_at;
+	/* A kernel thread (rcu, kswapd, kworkers): queued as critical unless a hog. */
+	bool kthread;
 };
 
 /* Defined in main.bpf.c. */
@@ -86,7 +102,8 @@ void policy_stopping(void);
 void policy_wakeup(struct task_struct *p, struct task_ctx *tctx);
 
 /* Defined in classify.bpf.c; main.bpf.c calls them from its callbacks. */
-void classify_select_cpu(struct task_struct *p);
+void classify_select_cpu(struct task_struct *p, struct task_ctx *tctx);
+void classify_refresh(struct task_struct *p, struct task_ctx *tctx);
 void classify_wakeup(struct task_struct *p, struct task_ctx *tctx);
 void classify_running(struct task_struct *p, struct task_ctx *tctx);
 void classify_account(struct task_ctx *tctx, u64 delta_ns);

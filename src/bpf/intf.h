@@ -21,6 +21,8 @@ enum gamer_consts {
 	SHARED_DSQ		= 0,
 	/* Critical tasks' queue, served first (policy.bpf.c says when not). */
 	CRITICAL_DSQ		= 1,
+	/* Tasks that waited too long, moved there out of turn, served before both. */
+	AGED_DSQ		= 2,
 	/* Length of a task's comm, as in the kernel. */
 	GAMER_COMM_LEN		= 16,
 	/* How many processes each TGID map (game, compositor, audio) holds. */
@@ -358,7 +360,7 @@ enum gamer_stat {
 	GSTAT_PREEMPT_KICK,
 	/* The shared queue had waited too long: served ahead of critical tasks. */
 	GSTAT_STARVE_GUARD,
-	/* A task had waited longer than --max-wait-ms: run out of turn. */
+	/* A task had waited over half of --max-wait-ms: moved to run out of turn. */
 	GSTAT_AGED,
 	/* A game thread queued in the input tier: the game or compositor read input lately. */
 	GSTAT_INPUT_TIER,

@@ -147,10 +147,12 @@ s32 BPF_STRUCT_OPS(gamer_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 	 * The kernel's pick is prev_cpu if it is idle, else an idle core or CPU
 	 * nearest to it (same LLC, then same node), always within p->cpus_ptr.
 	 */
-	classify_select_cpu(p);
+	tctx = task_ctx(p);
+	/* The classes this wakeup carries, before anything is decided by them. */
+	if (tctx)
+		classify_select_cpu(p, tctx);
 
 	/* On a machine of fast and slow CPUs, the class picks the kind first. */
-	tctx = task_ctx(p);
 	if (tctx) {
 		cpu = topology_select_cpu(p, tctx, prev_cpu);
 		if (cpu >= 0) {
@@ -218,6 +220,8 @@ void BPF_STRUCT_OPS(gamer_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 
+	/* A class may have expired, or been given, since select_cpu looked. */
+	classify_refresh(p, tctx);
 	dsq = task_dsq(tctx);
 	scx_bpf_dsq_insert_vtime(p, dsq, task_slice(tctx), task_deadline(tctx, vtime_now), enq_flags);
 	stat_inc(dsq == CRITICAL_DSQ ? GSTAT_CRITICAL : GSTAT_SHARED);
@@ -253,15 +257,24 @@ void BPF_STRUCT_OPS(gamer_runnable, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx = task_ctx(p);
 
+	bool wakeup = enq_flags & SCX_ENQ_WAKEUP;
+
 	if (!tctx)
 		return;
-	events_runnable(tctx, enq_flags & SCX_ENQ_WAKEUP);
-	if (!(enq_flags & SCX_ENQ_WAKEUP))
+	/*
+	 * A requeue that is not a wakeup (a renice, an affinity change, a
+	 * cgroup move) dequeues a waiting task and queues it again: it keeps
+	 * the wait it had, or max_wait_ns would restart on every such move.
+	 */
+	if (wakeup || !tctx->runnable_at)
+		events_runnable(tctx, wakeup);
+	if (!wakeup)
 		return;
 
 	/* A fresh wakeup: the run since the last one no longer counts. */
 	policy_wakeup(p, tctx);
 	tctx->awake_vtime = 0;
+	tctx->awake_ns = 0;
 	classify_wakeup(p, tctx);
 }
 
@@ -285,7 +298,7 @@ void BPF_STRUCT_OPS(gamer_running, struct task_struct *p)
 void BPF_STRUCT_OPS(gamer_stopping, struct task_struct *p, bool runnable)
 {
 	struct task_ctx *tctx = task_ctx(p);
-	u64 now, delta;
+	u64 now, delta, ran;
 
 	if (!tctx || !tctx->exec_start)
 		return;
@@ -296,9 +309,11 @@ void BPF_STRUCT_OPS(gamer_stopping, struct task_struct *p, bool runnable)
 
 	now = scx_bpf_now();
 	policy_stopping();
-	classify_account(tctx, now - tctx->exec_start);
-	delta = scale_by_task_weight_inverse(p, now - tctx->exec_start);
+	ran = time_since(now, tctx->exec_start);
+	classify_account(tctx, ran);
+	delta = scale_by_task_weight_inverse(p, ran);
 	tctx->exec_start = 0;
+	tctx->awake_ns += ran;
 
 	tctx->vruntime += delta;
 	/*
@@ -349,8 +364,12 @@ void BPF_STRUCT_OPS(gamer_enable, struct task_struct *p)
 
 s32 BPF_STRUCT_OPS(gamer_init_task, struct task_struct *p, struct scx_init_task_args *args)
 {
-	if (!bpf_task_storage_get(&task_ctx_stor, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE))
+	struct task_ctx *tctx;
+
+	tctx = bpf_task_storage_get(&task_ctx_stor, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!tctx)
 		return -ENOMEM;
+	tctx->kthread = p->flags & PF_KTHREAD;
 	classify_init_task(p, args->fork);
 	if (args->fork && p->pid == p->tgid)
 		procs_fork(p);
@@ -366,7 +385,9 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(gamer_init)
 {
 	s32 ret = scx_bpf_create_dsq(SHARED_DSQ, -1);
 
-	return ret ? ret : scx_bpf_create_dsq(CRITICAL_DSQ, -1);
+	if (!ret)
+		ret = scx_bpf_create_dsq(CRITICAL_DSQ, -1);
+	return ret ? ret : scx_bpf_create_dsq(AGED_DSQ, -1);
 }
 
 void BPF_STRUCT_OPS(gamer_exit, struct scx_exit_info *ei)

@@ -9,21 +9,30 @@
  * single queue cannot do this: under a crowd of short sleepers (a build, a
  * message storm) fairness itself sinks the game, because the frame chain uses
  * far more CPU than any one task of the crowd and so falls behind all of them
- * in virtual time. A thread that holds a class but runs whole slices is
- * treated as a hog and waits on the shared queue like anything else, so no
- * class is a licence to take the CPUs.
+ * in virtual time. A thread that holds a class but runs whole slices (a
+ * slice of real CPU time since it woke, or per wakeup on average, whatever
+ * its nice level) is treated as a hog and waits on the shared queue like
+ * anything else, so no class is a licence to take the CPUs. Kernel threads
+ * that are not hogs (rcu, kswapd, unbound kworkers) wait on the critical
+ * queue too, so the kernel's own work never queues behind every critical
+ * task; they are not a reason to preempt.
  *
- * Starvation guards. When the shared queue has gone unserved for starve_ns
- * while critical tasks keep coming, the next free CPU takes a shared task
- * first. And deadlines alone bound a wait only in virtual time: a nice-19
- * task that ran one slice is far ahead in virtual time, and with a hundred
- * runnable tasks on one CPU it would wait tens of seconds of real time (a
- * soak showed khugepaged, preempted inside an RCU read section, waiting long
- * enough for the kernel to report an RCU stall). So a few times per
- * max_wait_ns a CPU looks through both queues, and a task that has waited
- * longer than that runs next, out of turn. Every runnable task therefore
- * runs within a bounded real time whatever the load, and the sched_ext
- * watchdog has no reason to fire.
+ * Starvation guards. On each CPU, when it has not served the shared queue
+ * for starve_ns while critical tasks keep coming, it takes a shared task
+ * first, so the guard's share grows with the number of CPUs. And deadlines
+ * alone bound a wait only in virtual time: a nice-19 task that ran one slice
+ * is far ahead in virtual time, and with a hundred runnable tasks on one CPU
+ * it would wait tens of seconds of real time (a soak showed khugepaged,
+ * preempted inside an RCU read section, waiting long enough for the kernel
+ * to report an RCU stall). So AGED_SCANS times per max_wait_ns one CPU looks
+ * through both queues and moves every task that has waited over half of
+ * max_wait_ns onto AGED_DSQ, which every CPU serves first, in the order
+ * found, with a short slice. A task's wait counts from its wakeup or from
+ * when it last ran; a requeue that is neither (a renice, an affinity change,
+ * a cgroup move) keeps the wait it had. The bound holds while the CPUs can
+ * run every waiting task once in the other half: about (runnable tasks per
+ * CPU) x the tick (sched_ext has no hrtick, so a short slice ends at the
+ * next tick) under max_wait_ns / 2; docs/tuning.md has what was measured.
  *
  * Deadlines. Within each queue a task's deadline is its vruntime, plus the
  * weighted CPU time it has used since it last woke, plus an offset for its
@@ -51,12 +60,15 @@
  * that runs long should hand the CPU back to the frame chain sooner.
  *
  * Preemption. sched_ext has no high-resolution tick: a task that gets a CPU
- * keeps it until its slice ends at a tick. So when a critical task is queued
- * and no CPU is idle, the CPU running the non-critical task with the latest
- * deadline is kicked, and the critical task gets a CPU now rather than at the
- * next tick. Plain short tasks are never a reason to kick: preempting for
- * them was measured to cost frames and hog throughput alike
- * (docs/benchmarks.md).
+ * keeps it until its slice ends at a tick. So when a classed critical task
+ * is queued and no CPU is idle, it looks at a few CPUs (its previous one and
+ * PREEMPT_SAMPLE - 1 from a random start, so the cost does not grow with the
+ * machine) and kicks the one running the non-critical task with the latest
+ * deadline, if that deadline is later than its own and no other waker has
+ * kicked that CPU since it last switched tasks. The critical task then gets
+ * a CPU now rather than at the next tick. Plain short tasks are never a
+ * reason to kick: preempting for them was measured to cost frames and hog
+ * throughput alike (docs/benchmarks.md).
  *
  * Background demotion of hogs applies only while a game thread has run
  * within the last game_idle_ns: with no game, the scheduler is a plain fair
@@ -84,17 +96,19 @@ const volatile bool policy_off;
 u64 last_input_ns;
 /* The last time a game thread started running. */
 static u64 last_game_ns;
-/* When the shared queue was last served, or last seen empty. */
-static u64 shared_served_ns;
-/* When a CPU last looked through the queues for a task waiting too long. */
+/* When a CPU last looked through the queues for tasks waiting too long. */
 static u64 aged_scan_ns;
 
-/* What runs on each CPU, for choosing whom to preempt. */
+/* What runs on each CPU, for choosing whom to preempt, and its guard. */
 struct cpu_ctx {
 	/* Deadline of the running task; 0 when the CPU runs nothing of ours. */
 	u64 running_deadline;
+	/* When this CPU last served the shared queue, or last saw it empty. */
+	u64 shared_served_ns;
 	/* Whether that task is critical (never preempted for another). */
 	bool running_critical;
+	/* A waker kicked this CPU and it has not switched tasks since. */
+	u32 kicked;
 };
 
 struct {
@@ -110,8 +124,10 @@ struct {
 #define BRIEF_CLASSES		(CLASS_BIT(GAMER_CLASS_INPUT) | CLASS_BIT(GAMER_CLASS_AUDIO) | \
 				 CLASS_BIT(GAMER_CLASS_COMPOSITOR))
 
-/* Scan at most this many CPUs for a preemption victim. */
-#define MAX_SCAN_CPUS		256
+/* How many CPUs a critical wakeup looks at for a preemption victim. */
+#define PREEMPT_SAMPLE		4
+/* How many times per max_wait_ns the queues are looked through. */
+#define AGED_SCANS		8
 
 /*
  * Latency criticality runs from 0 to LAT_CRI_MAX; at LAT_CRI_MAX a task's
@@ -122,21 +138,30 @@ struct {
 
 static bool game_active(u64 now)
 {
-	return last_game_ns && now - last_game_ns < game_idle_ns;
+	return last_game_ns && time_since(now, last_game_ns) < game_idle_ns;
 }
 
-/* A task that burns whole slices: it ran a slice since it woke, or usually does. */
+/*
+ * A task that burns whole slices: it ran a slice of real CPU time since it
+ * woke, or usually does per wakeup. Real time, like slice_ns, not the
+ * weight-scaled vruntime: a high-weight thread runs many real slices per
+ * slice of vruntime.
+ */
 static bool task_is_hog(const struct task_ctx *tctx)
 {
-	u64 runtime = tctx->avg_runtime > tctx->awake_vtime ? tctx->avg_runtime : tctx->awake_vtime;
+	u64 runtime = tctx->avg_runtime > tctx->awake_ns ? tctx->avg_runtime : tctx->awake_ns;
 
 	return runtime >= slice_ns;
 }
 
-/* Holds a critical class and does not burn whole slices: waits on CRITICAL_DSQ. */
+/*
+ * Holds a critical class, or is a kernel thread, and does not burn whole
+ * slices: waits on CRITICAL_DSQ.
+ */
 __hidden bool task_is_critical(const struct task_ctx *tctx)
 {
-	return !policy_off && (tctx->class_mask & CRITICAL_CLASSES) && !task_is_hog(tctx);
+	return !policy_off && ((tctx->class_mask & CRITICAL_CLASSES) || tctx->kthread) &&
+	       !task_is_hog(tctx);
 }
 
 /* Whether a game thread ran lately. */
@@ -166,7 +191,8 @@ static u32 lat_cri(const struct task_ctx *tctx)
 static bool input_boosted(u32 m, u64 now)
 {
 	return !(m & (CLASS_BIT(GAMER_CLASS_INPUT) | CLASS_BIT(GAMER_CLASS_AUDIO))) &&
-	       (m & CLASS_BIT(GAMER_CLASS_GAME)) && last_input_ns && now - last_input_ns < input_boost_ns;
+	       (m & CLASS_BIT(GAMER_CLASS_GAME)) && last_input_ns &&
+	       time_since(now, last_input_ns) < input_boost_ns;
 }
 
 static u64 tier_offset(const struct task_ctx *tctx, u64 now)
@@ -239,46 +265,61 @@ __hidden u64 task_slice(const struct task_ctx *tctx)
 	return slice_ns;
 }
 
-/* Move to @cpu a task of @dsq that has waited more than max_wait_ns. */
-static bool dispatch_aged(u64 dsq, s32 cpu, u64 now)
+static struct cpu_ctx *this_cpu_ctx(void)
+{
+	u32 zero = 0;
+
+	return bpf_map_lookup_elem(&cpu_ctxs, &zero);
+}
+
+/*
+ * Move every task of @dsq that has waited over half of max_wait_ns to
+ * AGED_DSQ, with a short slice so that the batch drains quickly.
+ */
+static void collect_aged(u64 dsq, u64 now)
 {
 	struct task_struct *p;
 
 	bpf_for_each(scx_dsq, p, dsq, 0) {
 		struct task_ctx *tctx = task_ctx(p);
 
-		if (!tctx || !tctx->runnable_at || now - tctx->runnable_at <= max_wait_ns ||
-		    !can_run_on(p, cpu))
+		if (!tctx || !tctx->runnable_at ||
+		    time_since(now, tctx->runnable_at) <= max_wait_ns / 2)
 			continue;
-		if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, p, SCX_DSQ_LOCAL, 0)) {
+		scx_bpf_dsq_move_set_slice(BPF_FOR_EACH_ITER, slice_ns / 4);
+		if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, p, AGED_DSQ, 0))
 			stat_inc(GSTAT_AGED);
-			return true;
-		}
 	}
-	return false;
 }
 
 /*
  * Move the next task to @cpu: one that waited too long, if any; then
- * critical first, unless the shared queue has waited starve_ns. False when
- * both queues are empty.
+ * critical first, unless this CPU has not served the shared queue for
+ * starve_ns. False when every queue is empty.
  */
 __hidden bool dispatch_queued(s32 cpu)
 {
-	u64 now = bpf_ktime_get_ns();
+	struct cpu_ctx *cctx = this_cpu_ctx();
+	u64 now = bpf_ktime_get_ns(), last = aged_scan_ns;
 
-	/* Looking costs a walk of the queues, so only a few times per bound. */
-	if (now - aged_scan_ns > max_wait_ns / 4) {
-		aged_scan_ns = now;
-		if (dispatch_aged(SHARED_DSQ, cpu, now) || dispatch_aged(CRITICAL_DSQ, cpu, now))
-			return true;
+	/* One CPU at a time looks, AGED_SCANS times per bound. */
+	if (time_since(now, last) > max_wait_ns / AGED_SCANS &&
+	    __sync_val_compare_and_swap(&aged_scan_ns, last, now) == last) {
+		collect_aged(SHARED_DSQ, now);
+		collect_aged(CRITICAL_DSQ, now);
 	}
+	if (scx_bpf_dsq_move_to_local(AGED_DSQ, 0))
+		return true;
+
+	if (!cctx)
+		return scx_bpf_dsq_move_to_local(CRITICAL_DSQ, 0) ||
+		       scx_bpf_dsq_move_to_local(SHARED_DSQ, 0);
 
 	if (!scx_bpf_dsq_nr_queued(SHARED_DSQ)) {
-		shared_served_ns = now;
-	} else if (now - shared_served_ns > starve_ns && scx_bpf_dsq_nr_queued(CRITICAL_DSQ) &&
-		   scx_bpf_dsq_move_to_local(SHARED_DSQ, 0)) {
-		shared_served_ns = now;
+		cctx->shared_served_ns = now;
+	} else if (time_since(now, cctx->shared_served_ns) > starve_ns &&
+		   scx_bpf_dsq_nr_queued(CRITICAL_DSQ) && scx_bpf_dsq_move_to_local(SHARED_DSQ, 0)) {
+		cctx->shared_served_ns = now;
 		stat_inc(GSTAT_STARVE_GUARD);
 		return true;
 	}
@@ -286,42 +327,48 @@ __hidden bool dispatch_queued(s32 cpu)
 	if (scx_bpf_dsq_move_to_local(CRITICAL_DSQ, 0))
 		return true;
 	if (scx_bpf_dsq_move_to_local(SHARED_DSQ, 0)) {
-		shared_served_ns = now;
+		cctx->shared_served_ns = now;
 		return true;
 	}
 	return false;
 }
 
 /*
- * @p, critical, was queued and no CPU was idle: kick the CPU running the
- * non-critical task with the latest deadline.
+ * @p, critical and holding a class, was queued with @tctx->deadline and no
+ * CPU was idle: kick, among a few CPUs it may run on, the one running the
+ * non-critical task with the latest deadline later than @p's, unless
+ * another waker has kicked it already.
  */
 __hidden void preempt_for(struct task_struct *p, struct task_ctx *tctx)
 {
-	u64 worst = 0;
-	s32 victim = -1, cpu, nr = scx_bpf_nr_cpu_ids();
-	u32 zero = 0;
+	struct cpu_ctx *cctx, *vctx = NULL;
+	u64 worst = tctx->deadline + 1;
+	u32 nr = scx_bpf_nr_cpu_ids(), start, i, zero = 0;
+	s32 victim = -1;
 
-	if (!task_is_critical(tctx))
+	if (!task_is_critical(tctx) || !(tctx->class_mask & CRITICAL_CLASSES) || !nr)
 		return;
 
-	bpf_for(cpu, 0, MAX_SCAN_CPUS) {
-		struct cpu_ctx *cctx;
+	start = bpf_get_prandom_u32() % nr;
+	bpf_for(i, 0, PREEMPT_SAMPLE) {
+		u32 cpu = i ? (start + i) % nr : (u32)scx_bpf_task_cpu(p);
 
-		if (cpu >= nr)
+		if (i && i >= nr)
 			break;
-		if (!bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+		if (cpu >= nr || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
 			continue;
 		cctx = bpf_map_lookup_percpu_elem(&cpu_ctxs, &zero, cpu);
-		if (!cctx || !cctx->running_deadline || cctx->running_critical)
+		if (!cctx || !cctx->running_deadline || cctx->running_critical || cctx->kicked)
 			continue;
-		if (cctx->running_deadline > worst) {
+		if (time_after(cctx->running_deadline, worst)) {
 			worst = cctx->running_deadline;
 			victim = cpu;
+			vctx = cctx;
 		}
 	}
 
-	if (victim >= 0) {
+	/* Claimed first, so that two wakers do not both kick the same CPU. */
+	if (vctx && !__sync_val_compare_and_swap(&vctx->kicked, 0, 1)) {
 		scx_bpf_kick_cpu(victim, SCX_KICK_PREEMPT);
 		stat_inc(GSTAT_PREEMPT_KICK);
 	}
@@ -332,14 +379,14 @@ __hidden void policy_running(struct task_struct *p, struct task_ctx *tctx)
 {
 	struct cpu_ctx *cctx;
 	u64 now = bpf_ktime_get_ns();
-	u32 zero = 0;
 
 	if (tctx->class_mask & CLASS_BIT(GAMER_CLASS_GAME))
 		last_game_ns = now;
 
-	cctx = bpf_map_lookup_elem(&cpu_ctxs, &zero);
+	cctx = this_cpu_ctx();
 	if (!cctx)
 		return;
+	cctx->kicked = 0;
 	/*
 	 * Recomputed rather than remembered: a task put straight on an idle
 	 * CPU was never queued with one. The +1 keeps it non-zero, since 0
@@ -352,10 +399,8 @@ __hidden void policy_running(struct task_struct *p, struct task_ctx *tctx)
 /* @p stops running on this CPU. */
 __hidden void policy_stopping(void)
 {
-	struct cpu_ctx *cctx;
-	u32 zero = 0;
+	struct cpu_ctx *cctx = this_cpu_ctx();
 
-	cctx = bpf_map_lookup_elem(&cpu_ctxs, &zero);
 	if (cctx)
 		cctx->running_deadline = 0;
 }
@@ -367,14 +412,16 @@ __hidden void policy_cpu_hotplug(s32 cpu)
 	u32 zero = 0;
 
 	cctx = bpf_map_lookup_percpu_elem(&cpu_ctxs, &zero, cpu);
-	if (cctx)
+	if (cctx) {
 		cctx->running_deadline = 0;
+		cctx->kicked = 0;
+	}
 }
 
 /* Fold one more event, @last_ns ago, into a per-second frequency. */
 static u64 freq_update(u64 freq, u64 *last_ns, u64 now)
 {
-	u64 interval = now - *last_ns;
+	u64 interval = time_since(now, *last_ns);
 	bool first = !*last_ns;
 
 	*last_ns = now;
@@ -387,7 +434,7 @@ static u64 freq_update(u64 freq, u64 *last_ns, u64 now)
 }
 
 /*
- * @p woke up; awake_vtime still holds what it ran since the last time. The
+ * @p woke up; awake_ns still holds what it ran since the last time. The
  * waker, when a task rather than an interrupt woke it, is credited too.
  */
 __hidden void policy_wakeup(struct task_struct *p, struct task_ctx *tctx)
@@ -396,8 +443,8 @@ __hidden void policy_wakeup(struct task_struct *p, struct task_ctx *tctx)
 	struct task_ctx *wtctx;
 	u64 now = bpf_ktime_get_ns();
 
-	/* An average of runtime per wakeup, weighting the newest a quarter. */
-	tctx->avg_runtime = (tctx->avg_runtime * 3 + tctx->awake_vtime) / 4;
+	/* An average of real runtime per wakeup, weighting the newest a quarter. */
+	tctx->avg_runtime = (tctx->avg_runtime * 3 + tctx->awake_ns) / 4;
 	tctx->wake_freq = freq_update(tctx->wake_freq, &tctx->woken_ns, now);
 
 	if (bpf_in_interrupt())
