@@ -50,10 +50,12 @@ BUILD_PKGS=(clang-19 llvm-19 libelf-dev zlib1g-dev pkg-config make)
 # that drive uinput and DRM, alsa-utils for aplay on snd-dummy, rt-tests
 # for hackbench, kmscube with Mesa's software renderers (libgl1-mesa-dri) as
 # a real renderer on virtio-gpu, binutils (objcopy) and xz-utils to strip a
-# module's BTF (tests/vm/nobtf.sh), and strace to see the launch wrapper's
-# syscalls.
+# module's BTF (tests/vm/nobtf.sh), strace to see the launch wrapper's
+# syscalls, and python3-prometheus-client for upstream's
+# scxstats_to_openmetrics.py (tests/vm/scx_stats_client.sh).
 VM_PKGS=(kmod stress-ng busybox-static libcap-ng-dev libseccomp-dev python3 python3-venv
-	file util-linux procps alsa-utils rt-tests kmscube libgl1-mesa-dri binutils xz-utils strace)
+	file util-linux procps alsa-utils rt-tests kmscube libgl1-mesa-dri binutils xz-utils strace
+	python3-prometheus-client)
 # The host-side tests: tmux drives the full-screen --monitor view.
 HOST_PKGS=("${BUILD_PKGS[@]}" tmux)
 

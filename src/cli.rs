@@ -163,6 +163,22 @@ pub struct Opts {
     #[arg(long, requires = "monitor")]
     pub json: bool,
 
+    /// With --monitor: also write each presented frame to FILE (created or
+    /// truncated) in MangoHud's CSV log layout (docs/stats.md).
+    #[arg(long, value_name = "FILE", requires = "monitor")]
+    pub frame_log: Option<std::path::PathBuf>,
+
+    /// Which frames --frame-log writes: every presented frame (its frame
+    /// time on its display), or the game processes' (each one's frame time).
+    #[arg(
+        long,
+        value_name = "WHICH",
+        value_enum,
+        default_value = "all",
+        requires = "frame_log"
+    )]
+    pub frame_log_frames: crate::stats::FrameSelection,
+
     /// Describe every statistic, then exit.
     #[arg(long)]
     pub help_stats: bool,

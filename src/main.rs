@@ -36,7 +36,16 @@ fn main() -> ExitCode {
     }
     if let Some(secs) = opts.monitor {
         let interval = std::time::Duration::from_secs(secs);
-        return exit_with(stats::run_monitor(&opts.stats_socket, interval, opts.json));
+        let frame_log = opts
+            .frame_log
+            .as_deref()
+            .map(|p| (p, opts.frame_log_frames));
+        return exit_with(stats::run_monitor(
+            &opts.stats_socket,
+            interval,
+            opts.json,
+            frame_log,
+        ));
     }
     // A diagnostic that changes nothing, so it needs no preflight.
     if opts.list_game_candidates {

@@ -129,6 +129,13 @@ bench_compare_unit_tests() {
 	return "${PIPESTATUS[0]}"
 }
 check "benchmark comparison: a moved median or a swapped ranking fails" bench_compare_unit_tests
+# The frame-log plot: every frame drawn, ours and MangoHud's logs read, a
+# file that is no log refused.
+plot_frames_unit_tests() {
+	python3 "$src/scripts/test_plot_frames.py" 2>&1 | tail -n 3
+	return "${PIPESTATUS[0]}"
+}
+check "frame-log plot: a point per frame, a histogram holding them all" plot_frames_unit_tests
 if [ -d /sys/kernel/sched_ext ]; then
 	echo "note: this kernel has sched_ext; its refusal path is covered by the unit tests only"
 else

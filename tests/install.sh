@@ -125,6 +125,39 @@ verify_catches() {
 	done
 }
 
+# Every value of the unit's KEY= lines, one a line.
+unit_values() { sed -n "s/^$2=//p" "$1" | tr ' ' '\n' | grep . | sort -u; }
+
+# The unit conflicts with, and is ordered after, each upstream unit that runs
+# a sched_ext scheduler, by the names upstream's own files have
+# (tests/fixtures/upstream-units), and scx_loader's D-Bus activation goes
+# through the unit named there.
+conflicts_upstream() {
+	local unit=$1 up=$src/tests/fixtures/upstream-units name dbus
+	dbus=$(sed -n 's/^SystemdService=//p' "$up/org.scx.Loader.service")
+	[ "$dbus" = scx_loader.service ] || { echo "org.scx.Loader activates '$dbus'"; return 1; }
+	for name in scx.service "$dbus"; do
+		grep -q '^ExecStart=' "$up/$name" || { echo "no upstream unit $name"; return 1; }
+		unit_values "$unit" Conflicts | grep -qx "$name" || { echo "Conflicts= lacks $name"; return 1; }
+		unit_values "$unit" After | grep -qx "$name" || { echo "After= lacks $name"; return 1; }
+	done
+}
+
+# ...and that check fails on a unit missing either.
+conflicts_check_catches() {
+	local unit=$1 broken=$work/broken/conflicts.service mutation
+	mkdir -p "$work/broken"
+	for mutation in 's/^\(Conflicts=.*\) scx_loader.service/\1/' 's/^After=scx.service .*/After=scx.service/' \
+		's/^Conflicts=scx.service/Conflicts=/'; do
+		sed "$mutation" "$unit" >"$broken"
+		! cmp -s "$unit" "$broken" || { echo "mutation '$mutation' changed nothing"; return 1; }
+		if conflicts_upstream "$broken" >/dev/null; then
+			echo "the check accepted a unit broken by '$mutation'"
+			return 1
+		fi
+	done
+}
+
 # Long flags from --help, so a new flag is checked without editing this.
 flags=()
 read_flags() {
@@ -286,6 +319,9 @@ if [ "$ok" -eq 1 ]; then
 	check "systemd-analyze verify passes on the installed unit, without warnings" \
 		verify_unit "$unit" "$d" "$prefix"
 	check "systemd-analyze verify check rejects broken units" verify_catches "$unit" "$d" "$prefix"
+	check "unit conflicts with, and starts after, upstream's scx.service and scx_loader.service" \
+		conflicts_upstream "$unit"
+	check "that check rejects a unit missing one of them" conflicts_check_catches "$unit"
 	check "unit reads /etc/default/scx_gamer, whose one active line sets SCX_GAMER_FLAGS" \
 		config_feeds_the_unit "$d/etc/default/scx_gamer" "$unit"
 	check "man page mentions every long flag" mentions_every_flag man "$d$prefix/share/man/man1/scx_gamer.1"

@@ -5,11 +5,14 @@
 // knows) into a `Metrics` and hands it to the stats thread, which adds the
 // frame figures from the frame and input events it receives as a consumer
 // of the loop, publishes, and prints the `--stats` block when it is due.
+// Each frame also goes to the publisher's frame ring, for readers of every
+// frame.
 
 use std::sync::Arc;
 
 use crossbeam_channel::{select, Receiver};
 
+use super::frame_ring::LoggedFrame;
 use super::{format_block, AudioServer, FrameTracker, GameProcess, Metrics, Publisher};
 use crate::bpf_intf::class_counters;
 use crate::classes::CLASS_NAMES;
@@ -87,7 +90,10 @@ pub fn run(
     while events_open || ticks_open {
         select! {
             recv(events) -> e => match e {
-                Ok(Event::Frame(f)) => frames.on_present(&f),
+                Ok(Event::Frame(f)) => {
+                    frames.on_present(&f);
+                    publisher.frames().push(LoggedFrame::from(&f));
+                }
                 Ok(Event::Input(i)) => frames.on_input(i.ts_ns),
                 Ok(_) => {}
                 Err(_) => events_open = false,

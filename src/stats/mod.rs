@@ -16,12 +16,16 @@
 // - histogram, frames, rates: the math.
 // - publisher: the latest snapshot, shared.
 // - socket: the scx_stats server and client.
+// - frame_ring, frame_csv, frame_log: every frame, for `--frame-log`.
 // - api, http: the debug API's answers, and its server.
 // - text, block, render, monitor: the views.
 
 mod api;
 mod block;
 pub mod feed;
+mod frame_csv;
+mod frame_log;
+mod frame_ring;
 mod frames;
 mod histogram;
 mod http;
@@ -37,6 +41,8 @@ mod text;
 mod testdata;
 
 pub use block::format_block;
+pub use frame_csv::FrameSelection;
+pub use frame_ring::{FrameBatch, LoggedFrame, FRAME_RING_LEN};
 pub use frames::{FrameTracker, FRAME_WINDOW_S};
 pub use histogram::{Histogram, Window};
 pub use http::{start_debug_api, DebugApi, Limits};

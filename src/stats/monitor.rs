@@ -7,8 +7,12 @@
 // - On a terminal: a full-screen view (the alternate screen, restored on
 //   exit, whatever the exit). `q` or Ctrl-C quits; a resize redraws at once.
 // - Elsewhere: the `--stats` block, as plain lines.
+// - Either way SIGINT, SIGTERM and SIGHUP end it cleanly (exit 0), through
+//   a signalfd, so the frame log gets its last frames and its summary.
 // - With `--json`: one JSON object per line, the snapshot as the socket and
 //   the debug API give it.
+// - With `--frame-log FILE`: each presented frame into FILE as well
+//   (frame_log.rs), and a line saying what was written at the end.
 
 use std::io::{self, IsTerminal, Read, Write};
 use std::os::fd::AsFd;
@@ -22,31 +26,77 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::termios::{self, SetArg, Termios};
 
 use super::block::format_block;
+use super::frame_csv::FrameSelection;
+use super::frame_log::FrameLog;
 use super::metrics::Metrics;
 use super::render::render;
 use super::socket::MonitorClient;
 
 /// Attach to the stats socket at `path` and print or show a snapshot every
-/// `interval` until told to stop. Errors when nothing serves `path`, or
-/// when the scheduler goes away.
-pub fn run_monitor(path: &Path, interval: Duration, json: bool) -> Result<()> {
+/// `interval` until told to stop, logging frames to `frame_log`'s file when
+/// given. Errors when nothing serves `path`, or when the scheduler goes
+/// away.
+pub fn run_monitor(
+    path: &Path,
+    interval: Duration,
+    json: bool,
+    frame_log: Option<(&Path, FrameSelection)>,
+) -> Result<()> {
     let mut client = MonitorClient::connect(path)?;
+    // Blocked before the frame log's thread starts, so that it inherits
+    // the mask and every one of these reaches the signalfd.
+    let signals = block_signals()?;
+    let log = match frame_log {
+        Some((file, select)) => Some(FrameLog::start(path, file, select)?),
+        None => None,
+    };
+    let shown = show(&mut client, interval, json, &signals);
+    let Some(log) = log else {
+        return shown;
+    };
+    let (summary, logged) = log.finish();
+    eprintln!("scx_gamer: {summary}");
+    logged.and(shown)
+}
+
+fn block_signals() -> Result<SignalFd> {
+    let mut mask = SigSet::empty();
+    for s in [
+        Signal::SIGWINCH,
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+    ] {
+        mask.add(s);
+    }
+    mask.thread_block().context("blocking signals")?;
+    SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+        .context("creating signalfd")
+}
+
+fn show(
+    client: &mut MonitorClient,
+    interval: Duration,
+    json: bool,
+    signals: &SignalFd,
+) -> Result<()> {
     if json {
-        print_each(&mut client, interval, |m| {
+        print_each(client, interval, signals, |m| {
             serde_json::to_string(m)
                 .map(|s| s + "\n")
                 .unwrap_or_default()
         })
     } else if io::stdout().is_terminal() {
-        full_screen(&mut client, interval)
+        full_screen(client, interval, signals)
     } else {
-        print_each(&mut client, interval, format_block)
+        print_each(client, interval, signals, format_block)
     }
 }
 
 fn print_each(
     client: &mut MonitorClient,
     interval: Duration,
+    signals: &SignalFd,
     format: impl Fn(&Metrics) -> String,
 ) -> Result<()> {
     let mut out = io::stdout().lock();
@@ -60,23 +110,38 @@ fn print_each(
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
             r => r.context("writing to stdout")?,
         }
-        std::thread::sleep(interval);
+        if stop_signalled(signals, interval)? {
+            return Ok(());
+        }
     }
 }
 
-fn full_screen(client: &mut MonitorClient, interval: Duration) -> Result<()> {
-    let mut mask = SigSet::empty();
-    for s in [
-        Signal::SIGWINCH,
-        Signal::SIGINT,
-        Signal::SIGTERM,
-        Signal::SIGHUP,
-    ] {
-        mask.add(s);
+/// Wait up to `wait` for a signal; true when one that stops arrived (a
+/// resize does not).
+fn stop_signalled(signals: &SignalFd, wait: Duration) -> Result<bool> {
+    let deadline = Instant::now() + wait;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(false);
+        }
+        let mut fds = [PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
+        match poll(
+            &mut fds,
+            PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX),
+        ) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e).context("waiting for signals"),
+        }
+        while let Some(info) = signals.read_signal().context("reading signalfd")? {
+            if info.ssi_signo != Signal::SIGWINCH as u32 {
+                return Ok(true);
+            }
+        }
     }
-    mask.thread_block().context("blocking signals")?;
-    let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
-        .context("creating signalfd")?;
+}
+
+fn full_screen(client: &mut MonitorClient, interval: Duration, signals: &SignalFd) -> Result<()> {
     let stdin = io::stdin();
     let keys = stdin.is_terminal();
 

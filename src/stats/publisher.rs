@@ -8,6 +8,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::frame_ring::FrameRing;
 use super::metrics::Metrics;
 use super::rates::fill_rates;
 
@@ -19,6 +20,9 @@ struct Latest {
 pub struct Publisher {
     start: Instant,
     latest: Mutex<Latest>,
+    /// Each presented frame, for readers of every frame (the socket's
+    /// `frames` target).
+    frames: FrameRing,
 }
 
 impl Default for Publisher {
@@ -36,7 +40,12 @@ impl Publisher {
                 metrics: Arc::new(Metrics::default()),
                 at: None,
             }),
+            frames: FrameRing::default(),
         }
+    }
+
+    pub fn frames(&self) -> &FrameRing {
+        &self.frames
     }
 
     /// Make `m` the latest snapshot. Its `seq`, `uptime_ms`, `interval_ms`

@@ -6,8 +6,10 @@
 // root scheduler), so scx tools that read that socket read scx_gamer too.
 //
 // The server answers the `stats` request with the latest published snapshot
-// (no per-client deltas: the snapshot already carries per-second rates) and
-// `stats_meta` with the descriptions. The socket is made root-only: it
+// (no per-client deltas: the snapshot already carries per-second rates),
+// `stats` with target `frames` with the frames presented since that
+// connection last asked (frame_ring.rs), and `stats_meta` with the
+// descriptions. The socket is made root-only: it
 // tells any client which processes are the game.
 
 use std::io;
@@ -18,6 +20,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Context, Result};
 use scx_stats::prelude::*;
 
+use super::frame_ring::{FrameBatch, FRAME_BATCH_MAX};
 use super::metrics::{all_meta, Metrics, SCHEDULER_TAG};
 use super::publisher::Publisher;
 
@@ -26,6 +29,9 @@ pub const DEFAULT_STATS_SOCKET: &str = "/var/run/scx/root/stats";
 
 /// Mode of the socket file: only its owner (root) may connect.
 pub const STATS_SOCKET_MODE: u32 = 0o600;
+
+/// The `stats` target that hands out each presented frame.
+const FRAMES_TARGET: &str = "frames";
 
 /// How long the client waits for the server before giving up, in ms.
 const CLIENT_TIMEOUT_MS: u64 = 3000;
@@ -59,12 +65,28 @@ impl Drop for StatsSocket {
 /// file there; call it only once no other scheduler is attached). The
 /// socket is chmod 0600 before this returns.
 pub fn start_stats_server(publisher: Arc<Publisher>, path: &Path) -> Result<StatsSocket> {
+    let ring = Arc::clone(&publisher);
     let data = all_meta()
         .into_iter()
         .fold(StatsServerData::<(), ()>::new(), |d, m| d.add_meta(m))
         .add_stats(
             "top",
             Box::new(move |_args, _chan| publisher.latest().as_ref().to_json()),
+        )
+        // Opened once per connection: each has its own cursor.
+        .add_ops(
+            FRAMES_TARGET,
+            StatsOps {
+                open: Box::new(move |_chan| {
+                    let ring = Arc::clone(&ring);
+                    let mut cursor = ring.frames().cursor();
+                    Ok(Box::new(move |_args, _chan| {
+                        let batch = ring.frames().read(&mut cursor, FRAME_BATCH_MAX);
+                        Ok(serde_json::to_value(batch)?)
+                    }))
+                }),
+                close: None,
+            },
         );
     let server = StatsServer::new(data)
         .set_path(path)
@@ -115,6 +137,16 @@ impl MonitorClient {
             );
         }
         Ok(())
+    }
+
+    /// The frames presented since this connection last asked (the first
+    /// call starts the connection's cursor and returns none).
+    pub fn fetch_frames(&mut self) -> Result<FrameBatch> {
+        self.client
+            .request("stats", vec![("target".into(), FRAMES_TARGET.into())])
+            .context(
+                "reading frames from scx_gamer (has it stopped, or is it older than --frame-log?)",
+            )
     }
 
     /// The latest snapshot the scheduler published.
