@@ -128,27 +128,29 @@ verify_catches() {
 # Every value of the unit's KEY= lines, one a line.
 unit_values() { sed -n "s/^$2=//p" "$1" | tr ' ' '\n' | grep . | sort -u; }
 
-# The unit conflicts with, and is ordered after, each upstream unit that runs
-# a sched_ext scheduler, by the names upstream's own files have
-# (tests/fixtures/upstream-units), and scx_loader's D-Bus activation goes
-# through the unit named there.
+# The unit conflicts with, and is ordered after, upstream's scx.service (by
+# the name upstream's own file has, tests/fixtures/upstream-units), and
+# does not conflict with the unit scx_loader's D-Bus activation starts, so
+# that a D-Bus query cannot stop scx_gamer.
 conflicts_upstream() {
-	local unit=$1 up=$src/tests/fixtures/upstream-units name dbus
+	local unit=$1 up=$src/tests/fixtures/upstream-units dbus
+	grep -q '^ExecStart=' "$up/scx.service" || { echo "no upstream unit scx.service"; return 1; }
+	unit_values "$unit" Conflicts | grep -qx scx.service || { echo "Conflicts= lacks scx.service"; return 1; }
+	unit_values "$unit" After | grep -qx scx.service || { echo "After= lacks scx.service"; return 1; }
 	dbus=$(sed -n 's/^SystemdService=//p' "$up/org.scx.Loader.service")
-	[ "$dbus" = scx_loader.service ] || { echo "org.scx.Loader activates '$dbus'"; return 1; }
-	for name in scx.service "$dbus"; do
-		grep -q '^ExecStart=' "$up/$name" || { echo "no upstream unit $name"; return 1; }
-		unit_values "$unit" Conflicts | grep -qx "$name" || { echo "Conflicts= lacks $name"; return 1; }
-		unit_values "$unit" After | grep -qx "$name" || { echo "After= lacks $name"; return 1; }
-	done
+	grep -q '^ExecStart=' "$up/$dbus" || { echo "org.scx.Loader activates '$dbus', which upstream does not ship"; return 1; }
+	if unit_values "$unit" Conflicts | grep -qx "$dbus"; then
+		echo "Conflicts= has $dbus, which any D-Bus query to org.scx.Loader starts"
+		return 1
+	fi
 }
 
-# ...and that check fails on a unit missing either.
+# ...and that check fails on a unit that breaks either rule.
 conflicts_check_catches() {
 	local unit=$1 broken=$work/broken/conflicts.service mutation
 	mkdir -p "$work/broken"
-	for mutation in 's/^\(Conflicts=.*\) scx_loader.service/\1/' 's/^After=scx.service .*/After=scx.service/' \
-		's/^Conflicts=scx.service/Conflicts=/'; do
+	for mutation in 's/^Conflicts=scx.service/Conflicts=/' 's/^After=scx.service/After=/' \
+		's/^Conflicts=scx.service/Conflicts=scx.service scx_loader.service/'; do
 		sed "$mutation" "$unit" >"$broken"
 		! cmp -s "$unit" "$broken" || { echo "mutation '$mutation' changed nothing"; return 1; }
 		if conflicts_upstream "$broken" >/dev/null; then
@@ -319,7 +321,7 @@ if [ "$ok" -eq 1 ]; then
 	check "systemd-analyze verify passes on the installed unit, without warnings" \
 		verify_unit "$unit" "$d" "$prefix"
 	check "systemd-analyze verify check rejects broken units" verify_catches "$unit" "$d" "$prefix"
-	check "unit conflicts with, and starts after, upstream's scx.service and scx_loader.service" \
+	check "unit conflicts with, and starts after, upstream's scx.service, and not scx_loader.service" \
 		conflicts_upstream "$unit"
 	check "that check rejects a unit missing one of them" conflicts_check_catches "$unit"
 	check "unit reads /etc/default/scx_gamer, whose one active line sets SCX_GAMER_FLAGS" \
