@@ -67,17 +67,7 @@ diagnose() {
 }
 
 note "$((${#pids[@]})) tasks, $WINDOWS windows of $WINDOW_S s"
-T=/sys/kernel/tracing
-mountpoint -q "$T" || mount -t tracefs nodev "$T" || fail "no tracefs"
-echo 0 >"$T"/tracing_on
-echo mono >"$T"/trace_clock
-echo 8192 >"$T"/buffer_size_kb
-echo 'prev_comm ~ "cplain" || next_comm ~ "cplain"' >"$T"/events/sched/sched_switch/filter
-echo 'comm ~ "cplain"' >"$T"/events/sched/sched_waking/filter
-echo 1 >"$T"/events/sched/sched_switch/enable
-echo 1 >"$T"/events/sched/sched_waking/enable
-echo >"$T"/trace
-echo 1 >"$T"/tracing_on
+sched_trace_start cplain
 declare -A prev
 for p in "${pids[@]}"; do read -r prev[$p] _ <"/proc/$p/schedstat"; done
 stuck_total=0
@@ -105,13 +95,11 @@ for w in $(seq 1 "$WINDOWS"); do
 	fi
 	up0=$up
 done
-echo 0 >"$T"/tracing_on
+sched_trace_pause
 # The crowd goes before the trace is read: under it, reading takes minutes.
 kill "$hb" "${workers[@]}" "$hog1" "$hog2" "$plain" 2>/dev/null || true
 wait "$hb" "$hog1" "$hog2" "$plain" 2>/dev/null || true
-cat "$T"/trace >"$VM_WORK"/crowd.trace
-echo 0 >"$T"/events/sched/sched_switch/enable
-echo 0 >"$T"/events/sched/sched_waking/enable
+sched_trace_stop "$VM_WORK"/crowd.trace
 read -r pn pmed pp99 pmax < <(python3 "$helpers/sched_waits.py" "$VM_WORK"/crowd.trace cplain)
 echo "plain task waits: n=$pn median=${pmed}us p99=${pp99}us max=${pmax}us"
 assert_attached "after the crowd"

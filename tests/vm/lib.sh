@@ -154,3 +154,31 @@ detect_setup() {
 		chmod 700 /run/user/$uid
 	done
 }
+
+# sched_switch and sched_waking of the tasks whose name matches GLOB, into
+# the trace buffer from now on (tracefs mounted if it is not).
+sched_trace_start() {
+	local t=/sys/kernel/tracing
+	mountpoint -q "$t" || mount -t tracefs nodev "$t" || fail "no tracefs"
+	echo 0 >"$t"/tracing_on
+	echo mono >"$t"/trace_clock
+	echo 8192 >"$t"/buffer_size_kb
+	echo "prev_comm ~ \"$1\" || next_comm ~ \"$1\"" >"$t"/events/sched/sched_switch/filter
+	echo "comm ~ \"$1\"" >"$t"/events/sched/sched_waking/filter
+	echo 1 >"$t"/events/sched/sched_switch/enable
+	echo 1 >"$t"/events/sched/sched_waking/enable
+	echo >"$t"/trace
+	echo 1 >"$t"/tracing_on
+}
+
+# Stop recording; the buffer keeps what it holds.
+sched_trace_pause() { echo 0 >/sys/kernel/tracing/tracing_on; }
+
+# Stop recording, write the buffer to FILE and turn the two events off.
+sched_trace_stop() {
+	local t=/sys/kernel/tracing
+	sched_trace_pause
+	cat "$t"/trace >"$1"
+	echo 0 >"$t"/events/sched/sched_switch/enable
+	echo 0 >"$t"/events/sched/sched_waking/enable
+}
