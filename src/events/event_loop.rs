@@ -212,11 +212,6 @@ impl EventLoop {
         Ok(())
     }
 
-    /// Another consumer, from now on.
-    pub fn add_consumer(&mut self, c: Consumer) {
-        self.dispatch.consumers.push(c);
-    }
-
     /// The owner made a syscall on the loop's behalf (reading a timerfd,
     /// signalfd or inotify fd it was woken for): count it.
     pub fn count_syscall(&mut self) {
