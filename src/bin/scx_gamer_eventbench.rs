@@ -13,8 +13,6 @@
 //   scx_gamer_eventbench --rate-hz 8000        an 8 kHz mouse
 //   scx_gamer_eventbench --channel             also hand each event to a
 //                                              consumer thread
-//   scx_gamer_eventbench --reader libbpf       drain with libbpf-rs's
-//                                              RingBuffer instead, to compare
 //
 // docs/events.md records the figures and the commands.
 
@@ -37,8 +35,8 @@ use nix::sys::resource::{getrusage, UsageWho};
 
 use eventbench_skel::EventbenchSkelBuilder;
 use scx_gamer::bpf_intf::eventbench_args;
-use scx_gamer::events::event_loop::{consumer, ChannelCounts, EventLoop, LoopCounts, MIN_DRAIN};
-use scx_gamer::events::records::{Event, Kind};
+use scx_gamer::events::event_loop::{consumer, EventLoop};
+use scx_gamer::events::records::Kind;
 use scx_gamer::scheduler::sum_percpu;
 
 /// Benchmark the event ringbufs and the event loop (needs root for BPF, not
@@ -67,19 +65,6 @@ struct Opts {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
-
-    /// Which ringbuf reader drains the rings: the event loop's own
-    /// (src/events/ring.rs), or libbpf-rs's `RingBuffer`, polled with the
-    /// same drain timeout and draining every ring after each poll as the
-    /// event loop does. Only the reader differs.
-    #[arg(long, value_enum, default_value = "own")]
-    reader: Reader,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-enum Reader {
-    Own,
-    Libbpf,
 }
 
 struct Figures {
@@ -153,7 +138,7 @@ fn run(opts: &Opts) -> Result<Figures> {
     let maps: Vec<libbpf_rs::Map> = skel
         .object()
         .maps()
-        .filter(|m| m.name().to_string_lossy().starts_with("input_ring_"))
+        .filter(|m| Kind::of_map(&m.name().to_string_lossy()) == Some(Kind::Input))
         .collect();
     let rings: Vec<(Kind, &dyn MapCore)> = maps
         .iter()
@@ -167,27 +152,18 @@ fn run(opts: &Opts) -> Result<Figures> {
         );
     }
 
+    let mut consumers = Vec::new();
     let received = AtomicU64::new(0);
     let done = AtomicBool::new(false);
     let produced = AtomicU64::new(0);
     let prog_fd = skel.progs.produce.as_fd().as_raw_fd();
-    // With --channel, the event loop's consumer, or for the libbpf reader a
-    // channel of the same size that its callback feeds.
-    let (mut consumers, mut tx, mut rx) = (Vec::new(), None, None);
-    if opts.channel {
-        match opts.reader {
-            Reader::Own => {
-                let (c, r) = consumer("bench", &[Kind::Input], 65_536);
-                consumers.push(c);
-                rx = Some(r);
-            }
-            Reader::Libbpf => {
-                let (t, r) = crossbeam_channel::bounded(65_536);
-                tx = Some(t);
-                rx = Some(r);
-            }
-        }
-    }
+    let (tx_side, rx) = if opts.channel {
+        let (c, rx) = consumer("bench", &[Kind::Input], 65_536);
+        (Some(c), Some(rx))
+    } else {
+        (None, None)
+    };
+    consumers.extend(tx_side);
     let mut events = EventLoop::new(&rings, consumers)?;
 
     let seconds = Duration::from_secs(opts.seconds);
@@ -233,19 +209,14 @@ fn run(opts: &Opts) -> Result<Figures> {
         });
 
         let cpu0 = thread_cpu();
-        let counts = match opts.reader {
-            Reader::Own => {
-                while !done.load(Ordering::Acquire) {
-                    events.wait()?;
-                }
-                events.drain();
-                events.counts()
-            }
-            Reader::Libbpf => drain_with_libbpf(&rings, tx, &done)?,
-        };
+        while !done.load(Ordering::Acquire) {
+            events.wait()?;
+        }
+        events.drain();
         let loop_cpu = thread_cpu() - cpu0;
         let wall = start.elapsed();
         producer.join().expect("producer thread panicked")?;
+        let counts = events.counts();
         drop(events);
         let channel_cpu = channel
             .map(|h| h.join().expect("channel thread panicked"))
@@ -276,52 +247,6 @@ fn run(opts: &Opts) -> Result<Figures> {
     })
 }
 
-/// Drain the rings with libbpf-rs's `RingBuffer` until the producer is
-/// done, parsing each record as the event loop does and offering it to
-/// `tx`; the counts in the event loop's terms.
-fn drain_with_libbpf(
-    rings: &[(Kind, &dyn MapCore)],
-    tx: Option<crossbeam_channel::Sender<Event>>,
-    done: &AtomicBool,
-) -> Result<LoopCounts> {
-    let consumed = std::cell::Cell::new(0u64);
-    let (sent, dropped) = (std::cell::Cell::new(0u64), std::cell::Cell::new(0u64));
-    let mut builder = libbpf_rs::RingBufferBuilder::new();
-    for &(kind, map) in rings {
-        let (consumed, tx, sent, dropped) = (&consumed, tx.clone(), &sent, &dropped);
-        builder.add(map, move |data: &[u8]| {
-            if let Some(event) = Event::parse(kind, data) {
-                consumed.set(consumed.get() + 1);
-                if let Some(tx) = &tx {
-                    match tx.try_send(event) {
-                        Ok(()) => sent.set(sent.get() + 1),
-                        Err(_) => dropped.set(dropped.get() + 1),
-                    }
-                }
-            }
-            0
-        })?;
-    }
-    let rb = builder.build()?;
-    let mut counts = LoopCounts::default();
-    while !done.load(Ordering::Acquire) {
-        rb.poll(MIN_DRAIN)?;
-        rb.consume()?;
-        counts.syscalls += 1;
-        counts.wakeups += 1;
-    }
-    rb.consume()?;
-    drop(rb);
-    drop(tx);
-    counts.events[Kind::Input as usize] = consumed.get();
-    counts.channels.push(ChannelCounts {
-        name: "bench",
-        sent: sent.get(),
-        dropped: dropped.get(),
-    });
-    Ok(counts)
-}
-
 fn report(opts: &Opts, f: &Figures) {
     let secs = f.wall.as_secs_f64();
     let consumed = f.consumed.max(1) as f64;
@@ -332,13 +257,12 @@ fn report(opts: &Opts, f: &Figures) {
     let cpu_pct = cpu.as_secs_f64() / secs * 100.0;
     if opts.json {
         println!(
-            "{{\"mode\":\"{}\",\"reader\":\"{:?}\",\"channel\":{},\"seconds\":{secs:.3},\"produced\":{},\"consumed\":{},\
+            "{{\"mode\":\"{}\",\"channel\":{},\"seconds\":{secs:.3},\"produced\":{},\"consumed\":{},\
              \"bpf_drops\":{},\"channel_received\":{},\"channel_drops\":{},\"syscalls\":{},\
              \"wakeups\":{},\"events_per_s\":{rate:.0},\"syscalls_per_1000\":{per_1000:.3},\
              \"loop_cpu_ms\":{:.3},\"channel_cpu_ms\":{:.3},\"cpu_ns_per_event\":{ns_per_event:.1},\
              \"cpu_percent\":{cpu_pct:.3}}}",
             if opts.rate_hz == 0 { "full".to_string() } else { format!("{}hz", opts.rate_hz) },
-            opts.reader,
             opts.channel,
             f.produced,
             f.consumed,
