@@ -6,6 +6,8 @@
 //
 // Where each concern lives:
 // - bpf_intf, bpf_skel: what build.rs generates from src/bpf/.
+// - names: the names of intf.h's enums (streams, dispatch paths) and the
+//   fixed paths, shared by every layer below.
 // - cli: the flags, their units and ranges.
 // - preflight: refusals before anything is loaded.
 // - scheduler: one attachment of the BPF program, from open to detach.
@@ -27,6 +29,7 @@ pub mod events;
 pub mod hooks;
 pub mod launch;
 pub mod logging;
+pub mod names;
 pub mod preflight;
 pub mod scheduler;
 pub mod stats;

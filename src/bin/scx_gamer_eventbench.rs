@@ -37,6 +37,7 @@ use eventbench_skel::EventbenchSkelBuilder;
 use scx_gamer::bpf_intf::eventbench_args;
 use scx_gamer::events::event_loop::{consumer, EventLoop};
 use scx_gamer::events::records::Kind;
+use scx_gamer::scheduler::sum_percpu;
 
 /// Benchmark the event ringbufs and the event loop (needs root for BPF, not
 /// sched_ext).
@@ -137,7 +138,7 @@ fn run(opts: &Opts) -> Result<Figures> {
     let maps: Vec<libbpf_rs::Map> = skel
         .object()
         .maps()
-        .filter(|m| m.name().to_string_lossy().starts_with("input_ring_"))
+        .filter(|m| Kind::of_map(&m.name().to_string_lossy()) == Some(Kind::Input))
         .collect();
     let rings: Vec<(Kind, &dyn MapCore)> = maps
         .iter()
@@ -221,18 +222,8 @@ fn run(opts: &Opts) -> Result<Figures> {
             .map(|h| h.join().expect("channel thread panicked"))
             .unwrap_or_default();
 
-        let mut bpf_drops = 0;
-        let key = (Kind::Input.ring()).to_ne_bytes();
-        if let Some(per_cpu) = skel
-            .maps
-            .ring_drops
-            .lookup_percpu(&key, libbpf_rs::MapFlags::ANY)?
-        {
-            bpf_drops = per_cpu
-                .iter()
-                .map(|v| u64::from_ne_bytes(v[..8].try_into().unwrap()))
-                .sum();
-        }
+        let drops: Vec<u64> = sum_percpu(&skel.maps.ring_drops, Kind::Input.ring() + 1)?;
+        let bpf_drops = drops[Kind::Input.ring() as usize];
         let channel_drops = counts.channels.iter().map(|c| c.dropped).sum();
         Ok((
             Figures {

@@ -82,11 +82,6 @@ struct {
 	__type(value, struct class_stats);
 } class_stats SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 64 * 1024);
-} class_events SEC(".maps");
-
 /* Non-zero while this CPU is inside a PCM period completion. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -220,26 +215,6 @@ static bool recent(u64 at, u64 now)
 	return at && time_since(now, at) < class_window_ns;
 }
 
-static void send_class_event(struct task_struct *p, struct task_ctx *tctx, u32 class, u64 now)
-{
-	struct class_event *e;
-
-	e = bpf_ringbuf_reserve(&class_events, sizeof(*e), 0);
-	if (!e) {
-		events_drop(GAMER_RING_CLASS);
-		return;
-	}
-	e->ts_ns = now;
-	e->tid = p->pid;
-	e->tgid = p->tgid;
-	e->class_id = class;
-	e->via = class < GAMER_NR_CLASSES ? tctx->via[class] : 0;
-	e->waker_tid = e->via == GAMER_VIA_WAKE_CHAIN ? tctx->chain_waker : 0;
-	e->pad = 0;
-	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), p->comm);
-	bpf_ringbuf_submit(e, 0);
-}
-
 /*
  * Work out the classes @p holds now, into class_mask. The wakeup path runs
  * it before the queueing decision (select_cpu, enqueue), so a class the
@@ -303,7 +278,7 @@ __hidden void classify_running(struct task_struct *p, struct task_ctx *tctx)
 			continue;
 		if (stats)
 			stats->c[c].threads++;
-		send_class_event(p, tctx, c, bpf_ktime_get_ns());
+		events_class(p, tctx, c, bpf_ktime_get_ns());
 	}
 }
 
@@ -504,27 +479,28 @@ int BPF_PROG(compositor_page_flip, void *dev, void *data, void *file_priv, int r
 	return 0;
 }
 
-/* Game: a process that execs under the name given with --game-comm. */
-SEC("tp_btf/sched_process_exec")
-int BPF_PROG(game_exec, struct task_struct *p, pid_t old_pid, void *bprm)
+/*
+ * Game: a process that execs under the name given with --game-comm. Called
+ * from the one exec hook (procs_exec in procs.bpf.c) for every exec.
+ */
+__hidden void classify_exec(struct task_struct *p)
 {
 	char comm[GAMER_COMM_LEN];
 	u32 tgid, via = GAMER_VIA_GAME_TGID;
 	int i;
 
 	if (!game_comm_set)
-		return 0;
+		return;
 	if (bpf_probe_read_kernel(comm, sizeof(comm), p->comm))
-		return 0;
+		return;
 #pragma unroll
 	for (i = 0; i < GAMER_COMM_LEN; i++) {
 		if (comm[i] != game_comm[i])
-			return 0;
+			return;
 		if (!comm[i])
 			break;
 	}
 	tgid = p->tgid;
 	bpf_map_update_elem(&game_tgids, &tgid, &via, BPF_ANY);
 	proc_maps_changed();
-	return 0;
 }

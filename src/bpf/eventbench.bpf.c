@@ -27,7 +27,7 @@ static long produce_one(u64 i, void *ctx)
 		return 1;
 	rec = bpf_ringbuf_reserve(ring, sizeof(*rec), 0);
 	if (!rec) {
-		ring_drop(GAMER_RING_INPUT);
+		input_ring_drop(cpu);
 		return 0;
 	}
 	rec->ts_ns = bpf_ktime_get_ns();

@@ -2,8 +2,8 @@
 /*
  * The event streams userspace reads (docs/events.md): input events as their
  * handlers read them, frames presented on the display, GPU submits, long
- * run-queue waits of classified threads, and the process events launch detection
- * needs. Every ringbuf lives here, and so does every record that goes into
+ * run-queue waits of classified threads, the process events launch detection
+ * needs, and each thread's first time in each class (--log-classes). Every ringbuf lives here, and so does every record that goes into
  * one; the hooks elsewhere call the events_*() functions below.
  *
  * Wakeups are batched. A producer wakes the consumer only when a ringbuf
@@ -45,6 +45,7 @@ struct event_ring frame_events SEC(".maps");
 struct event_ring gpu_events SEC(".maps");
 struct event_ring runq_wait_events SEC(".maps");
 struct event_ring proc_events SEC(".maps");
+struct event_ring class_events SEC(".maps");
 
 /* Per process that commits frames: what its next presented frame reports. */
 struct frame_state {
@@ -153,7 +154,7 @@ __hidden void events_input_read(struct file *file, const void *ubuf, long nbytes
 			break;
 		rec = bpf_ringbuf_reserve(ring, sizeof(*rec), 0);
 		if (!rec) {
-			events_drop(GAMER_RING_INPUT);
+			input_ring_drop(cpu);
 			continue;
 		}
 		rec->ts_ns = now;
@@ -315,4 +316,28 @@ __hidden void events_proc(struct task_struct *p, u32 kind, const char *filename)
 		bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), filename);
 	/* Rare, and launch detection has a latency bound: wake at once. */
 	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+}
+
+/*
+ * @p got @class for the first time (classify.bpf.c). That happens once per
+ * thread and class, so the default wakeup rule costs little here.
+ */
+__hidden void events_class(struct task_struct *p, struct task_ctx *tctx, u32 class, u64 now)
+{
+	struct class_event *e;
+
+	e = bpf_ringbuf_reserve(&class_events, sizeof(*e), 0);
+	if (!e) {
+		events_drop(GAMER_RING_CLASS);
+		return;
+	}
+	e->ts_ns = now;
+	e->tid = p->pid;
+	e->tgid = p->tgid;
+	e->class_id = class;
+	e->via = class < GAMER_NR_CLASSES ? tctx->via[class] : 0;
+	e->waker_tid = e->via == GAMER_VIA_WAKE_CHAIN ? tctx->chain_waker : 0;
+	e->pad = 0;
+	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), p->comm);
+	bpf_ringbuf_submit(e, 0);
 }

@@ -115,6 +115,8 @@ void classify_count(u32 mask, bool boost);
 /* For the driver hooks of drivers.bpf.c. */
 void classify_mark_current(enum gamer_class class, enum gamer_class_via via);
 bool classify_current_in_game(void);
+/* For the exec hook of procs.bpf.c. */
+void classify_exec(struct task_struct *p);
 
 /* Defined in events.bpf.c: every ringbuf record is made there. */
 void events_input_read(struct file *file, const void *ubuf, long nbytes);
@@ -125,6 +127,7 @@ void events_gpu_submit(struct task_ctx *tctx, u32 driver, u32 kind);
 void events_runnable(struct task_ctx *tctx, bool wakeup);
 void events_running(struct task_struct *p, struct task_ctx *tctx);
 void events_proc(struct task_struct *p, u32 kind, const char *filename);
+void events_class(struct task_struct *p, struct task_ctx *tctx, u32 class, u64 now);
 void events_drop(enum gamer_ring ring);
 
 /* Defined in topology.bpf.c. */

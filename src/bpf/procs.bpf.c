@@ -169,6 +169,8 @@ int BPF_PROG(procs_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	bool named, below, manager_child;
 	char comm[GAMER_COMM_LEN];
 
+	/* --game-comm's match: before the filter, which it does not pass. */
+	classify_exec(p);
 	s = bpf_map_lookup_elem(&exec_scratch, &zero);
 	if (!s)
 		return 0;

@@ -47,6 +47,17 @@ struct {
 	__type(value, u64);
 } ring_drops SEC(".maps");
 
+/*
+ * Records dropped per input ringbuf (input_ring_N); ring_drops has their
+ * sum under GAMER_RING_INPUT.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, GAMER_NR_INPUT_RINGS);
+	__type(key, u32);
+	__type(value, u64);
+} input_ring_drops SEC(".maps");
+
 static __always_inline void *input_ring_of(u32 cpu)
 {
 	u32 idx = cpu % GAMER_NR_INPUT_RINGS;
@@ -60,6 +71,17 @@ static __always_inline void ring_drop(u32 ring)
 
 	if (cnt)
 		(*cnt)++;
+}
+
+/* The input ringbuf of @cpu was full: count the drop for it and in sum. */
+static __always_inline void input_ring_drop(u32 cpu)
+{
+	u32 idx = cpu % GAMER_NR_INPUT_RINGS;
+	u64 *cnt = bpf_map_lookup_elem(&input_ring_drops, &idx);
+
+	if (cnt)
+		(*cnt)++;
+	ring_drop(GAMER_RING_INPUT);
 }
 
 /*

@@ -3,7 +3,6 @@
 // Events from the BPF side to userspace (docs/events.md).
 //
 // - records: the record types (from intf.h) and their text form.
-// - ring: reads one ringbuf from its mmapped pages.
 // - event_loop: the one epoll loop that drains every ringbuf and hands the
 //   records to consumers over bounded channels.
 //
@@ -13,4 +12,3 @@
 
 pub mod event_loop;
 pub mod records;
-pub mod ring;

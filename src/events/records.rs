@@ -16,60 +16,7 @@ pub type RunqWaitEvent = intf::runq_wait_event;
 pub type ProcEvent = intf::gamer_proc_event;
 pub type ClassEvent = intf::class_event;
 
-/// Which stream a record came from; also the index of its counters.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Input,
-    Frame,
-    GpuSubmit,
-    RunqWait,
-    Proc,
-    Class,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 6] = [
-        Kind::Input,
-        Kind::Frame,
-        Kind::GpuSubmit,
-        Kind::RunqWait,
-        Kind::Proc,
-        Kind::Class,
-    ];
-
-    /// The name used in stats, logs and `--watch-events`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Input => "input",
-            Kind::Frame => "frame",
-            Kind::GpuSubmit => "gpu-submit",
-            Kind::RunqWait => "runq-wait",
-            Kind::Proc => "exec",
-            Kind::Class => "class",
-        }
-    }
-
-    /// Where the BPF side counts this stream's drops (`enum gamer_ring`).
-    pub fn ring(self) -> u32 {
-        match self {
-            Kind::Input => intf::gamer_ring_GAMER_RING_INPUT,
-            Kind::Frame => intf::gamer_ring_GAMER_RING_FRAME,
-            Kind::GpuSubmit => intf::gamer_ring_GAMER_RING_GPU_SUBMIT,
-            Kind::RunqWait => intf::gamer_ring_GAMER_RING_RUNQ_WAIT,
-            Kind::Proc => intf::gamer_ring_GAMER_RING_PROC,
-            Kind::Class => intf::gamer_ring_GAMER_RING_CLASS,
-        }
-    }
-
-    /// A bit for masks of kinds.
-    pub fn bit(self) -> u32 {
-        1 << (self as u32)
-    }
-
-    pub fn from_name(name: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.name() == name)
-    }
-}
+pub use crate::names::Kind;
 
 /// One record from any stream.
 #[derive(Clone, Copy, Debug)]
@@ -155,6 +102,15 @@ pub fn submit_kind_name(kind: u32) -> &'static str {
     }
 }
 
+pub fn proc_kind_name(kind: u32) -> &'static str {
+    match kind {
+        intf::gamer_proc_kind_GAMER_PROC_EXEC => "exec",
+        intf::gamer_proc_kind_GAMER_PROC_EXIT => "exit",
+        intf::gamer_proc_kind_GAMER_PROC_LISTEN => "listen",
+        _ => "unknown",
+    }
+}
+
 /// The names of the classes in a class mask, joined with '+'.
 pub fn class_mask_names(mask: u32) -> String {
     let names: Vec<&str> = crate::classes::CLASS_NAMES
@@ -236,11 +192,7 @@ pub fn describe(event: &Event) -> String {
         Event::Proc(e) => format!(
             "{:.6} {} pid={} ppid={} uid={} comm={} file={}",
             e.ts_ns as f64 / 1e9,
-            if e.kind == intf::gamer_proc_kind_GAMER_PROC_EXIT {
-                "exit"
-            } else {
-                "exec"
-            },
+            proc_kind_name(e.kind),
             e.tgid,
             e.ppid,
             e.uid,
@@ -324,13 +276,20 @@ mod tests {
         assert_eq!(gpu_driver_name(99), "unknown");
         assert_eq!(class_mask_names(0), "none");
         assert_eq!(class_mask_names(0b10001), "input+game");
-        for k in Kind::ALL {
-            assert_eq!(Kind::from_name(k.name()), Some(k));
-        }
-        // Every stream --watch-events accepts is one the loop knows.
-        for name in crate::cli::STREAMS {
-            assert!(Kind::from_name(name).is_some(), "{name}");
-        }
+    }
+
+    #[test]
+    fn proc_events_say_which_kind_they_are() {
+        let mut e: ProcEvent = read(&[0u8; size_of::<ProcEvent>()]).unwrap();
+        e.tgid = 77;
+        let mut line = |kind| {
+            e.kind = kind;
+            describe(&Event::Proc(e))
+        };
+        assert!(line(intf::gamer_proc_kind_GAMER_PROC_EXEC).contains(" exec pid=77 "));
+        assert!(line(intf::gamer_proc_kind_GAMER_PROC_EXIT).contains(" exit pid=77 "));
+        assert!(line(intf::gamer_proc_kind_GAMER_PROC_LISTEN).contains(" listen pid=77 "));
+        assert!(line(99).contains(" unknown pid=77 "));
     }
 
     #[test]

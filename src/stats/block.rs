@@ -6,10 +6,10 @@
 
 use std::fmt::Write;
 
-use super::metrics::{Metrics, RING_NAMES};
+use super::metrics::Metrics;
 use super::text::{clean, compact, ms, ordered, uptime};
 use crate::classes::CLASS_NAMES;
-use crate::scheduler::STAT_NAMES;
+use crate::names::{RING_NAMES, STAT_NAMES};
 
 /// The block for one snapshot, ending in a newline.
 pub fn format_block(m: &Metrics) -> String {

@@ -21,11 +21,13 @@ use crate::events::event_loop::LoopCounts;
 use crate::events::records::{Event, Kind};
 
 /// The totals of one snapshot. `dispatch` and `ring_drops` are in the
-/// order of `STAT_NAMES` and `enum gamer_ring`.
+/// order of `STAT_NAMES` and `enum gamer_ring`; `input_ring_drops` has one
+/// entry per input ringbuf.
 pub struct Totals<'a> {
     pub classes: &'a [class_counters],
     pub dispatch: &'a [(&'static str, u64)],
     pub ring_drops: &'a [u64],
+    pub input_ring_drops: &'a [u64],
     pub events: &'a LoopCounts,
     pub detected: &'a Detected,
 }
@@ -44,12 +46,12 @@ pub fn snapshot(t: &Totals<'_>) -> Metrics {
     for (name, n) in t.dispatch {
         m.dispatches.entry(name.to_string()).or_default().count = *n;
     }
-    // The class stream is the scheduler's own log channel, not a metric.
-    for kind in Kind::ALL.into_iter().filter(|k| *k != Kind::Class) {
+    for kind in Kind::ALL {
         let row = m.rings.entry(kind.name().to_string()).or_default();
         row.events = t.events.events[kind as usize];
         row.drops = t.ring_drops.get(kind.ring() as usize).copied().unwrap_or(0);
     }
+    m.input_ring_drops = t.input_ring_drops.to_vec();
     for c in &t.events.channels {
         let row = m.channels.entry(c.name.to_string()).or_default();
         row.sent = c.sent;
@@ -136,12 +138,15 @@ mod tests {
             sent: 59,
             dropped: 1,
         });
+        events.events[Kind::Class as usize] = 9;
         let mut drops = vec![0; 6];
         drops[Kind::Frame.ring() as usize] = 4;
+        drops[Kind::Class.ring() as usize] = 2;
         let m = snapshot(&Totals {
             classes: &classes,
             dispatch: &[("shared", 10)],
             ring_drops: &drops,
+            input_ring_drops: &[0, 3, 0],
             events: &events,
             detected: &Detected::default(),
         });
@@ -149,7 +154,9 @@ mod tests {
         assert_eq!(m.classes["game"].runq_waits, 2);
         assert_eq!(m.dispatches["shared"].count, 10);
         assert_eq!((m.rings["frame"].events, m.rings["frame"].drops), (60, 4));
-        assert!(!m.rings.contains_key("class"));
+        // The class ring drops assignments the log would show: counted too.
+        assert_eq!((m.rings["class"].events, m.rings["class"].drops), (9, 2));
+        assert_eq!(m.input_ring_drops, [0, 3, 0]);
         assert_eq!(
             (m.channels["stats"].sent, m.channels["stats"].dropped),
             (59, 1)

@@ -23,11 +23,6 @@ use serde::{Deserialize, Serialize};
 /// from another scx scheduler serving the same path.
 pub const SCHEDULER_TAG: (&str, &str) = ("_scheduler", "scx_gamer");
 
-/// The event ringbufs, in the order the views show them. The input events
-/// are spread over several rings; they are one row here, and
-/// `Metrics::input_ring_drops` has each ring's drops.
-pub const RING_NAMES: [&str; 5] = ["input", "frame", "gpu-submit", "runq-wait", "exec"];
-
 /// Upper edges of the frame-time histogram the views draw, in µs: the
 /// frame times of common refresh rates (240, 144, 120, 90, 60, 50, 30, 20
 /// and 10 frames per second), then everything slower.
@@ -67,7 +62,7 @@ pub struct Metrics {
     pub classes: BTreeMap<String, ClassMetrics>,
     #[stat(desc = "Per dispatch path: where the scheduler put each runnable task")]
     pub dispatches: BTreeMap<String, DispatchMetrics>,
-    #[stat(desc = "Per BPF event ringbuf (input, frame, gpu-submit, runq-wait, exec)")]
+    #[stat(desc = "Per BPF event ringbuf (input, frame, gpu-submit, runq-wait, exec, class)")]
     pub rings: BTreeMap<String, RingMetrics>,
     #[stat(
         desc = "Events each input ringbuf dropped, in ring order; the input row of rings sums them",
@@ -316,10 +311,10 @@ mod tests {
                 );
             }
         }
-        for ring in RING_NAMES {
+        for ring in crate::names::RING_NAMES {
             assert!(docs.contains(&format!("`{ring}`")), "{ring}");
         }
-        for path in crate::scheduler::STAT_NAMES {
+        for path in crate::names::STAT_NAMES {
             assert!(docs.contains(&format!("`{path}`")), "{path}");
         }
     }

@@ -48,12 +48,10 @@ pub use histogram::{Histogram, Window};
 pub use http::{start_debug_api, DebugApi, Limits};
 pub use metrics::{
     describe, AudioServer, ChannelMetrics, ClassMetrics, DispatchMetrics, FrameBucket, GameProcess,
-    Metrics, RingMetrics, FRAME_HIST_EDGES_US, RING_NAMES,
+    Metrics, RingMetrics, FRAME_HIST_EDGES_US,
 };
 pub use monitor::run_monitor;
 pub use publisher::Publisher;
 pub use rates::{cpu_percent, fill_rates, per_second};
 pub use render::render;
-pub use socket::{
-    start_stats_server, MonitorClient, StatsSocket, DEFAULT_STATS_SOCKET, STATS_SOCKET_MODE,
-};
+pub use socket::{start_stats_server, MonitorClient, StatsSocket, STATS_SOCKET_MODE};

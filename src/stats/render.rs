@@ -11,10 +11,10 @@
 
 use std::fmt::Write;
 
-use super::metrics::{Metrics, RING_NAMES};
+use super::metrics::Metrics;
 use super::text::{band_label, clean, clip, compact, ms, ordered, uptime};
 use crate::classes::CLASS_NAMES;
-use crate::scheduler::STAT_NAMES;
+use crate::names::{RING_NAMES, STAT_NAMES};
 
 /// Shown instead of the last line when the screen is too short.
 const MORE: &str = "-- more below: enlarge the terminal --";

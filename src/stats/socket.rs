@@ -24,9 +24,6 @@ use super::frame_ring::{FrameBatch, FRAME_BATCH_MAX};
 use super::metrics::{all_meta, Metrics, SCHEDULER_TAG};
 use super::publisher::Publisher;
 
-/// Where scx schedulers serve their stats.
-pub const DEFAULT_STATS_SOCKET: &str = "/var/run/scx/root/stats";
-
 /// Mode of the socket file: only its owner (root) may connect.
 pub const STATS_SOCKET_MODE: u32 = 0o600;
 

@@ -53,7 +53,7 @@ pub fn sample() -> Metrics {
             },
         );
     }
-    for (i, name) in crate::scheduler::STAT_NAMES.iter().enumerate() {
+    for (i, name) in crate::names::STAT_NAMES.iter().enumerate() {
         m.dispatches.insert(
             name.to_string(),
             DispatchMetrics {

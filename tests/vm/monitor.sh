@@ -40,6 +40,9 @@ checks = {
     "shared dispatches": m["dispatches"]["shared"]["count"] > 0,
     "input ring events": m["rings"]["input"]["events"] > 0,
     "frame ring events": m["rings"]["frame"]["events"] > 0,
+    # The class stream (the first class of each thread) is a ring like the rest.
+    "class ring events": m.get("rings", {}).get("class", {}).get("events", 0) > 0,
+    "a drop count per input ring": len(m["input_ring_drops"]) == 16,
     "stats channel sent": m["channels"]["stats"]["sent"] > 0,
 }
 for name, ok in checks.items():

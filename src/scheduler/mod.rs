@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//
+// One attachment of the BPF scheduler: open, set the tunables, load, attach
+// (here), serve the event loop until a signal or the kernel ends it, detach
+// (run.rs). main.rs decides whether to start another one afterwards.
+//
+// - plan: which CPUs are fast, from the machine's layout.
+// - maps: the counters, the game map and the .bss variables userspace
+//   shares with BPF while attached.
+// - verifier: `--verifier-stats`.
+
+mod maps;
+mod plan;
+mod run;
+mod verifier;
+
+use std::collections::BTreeSet;
+use std::mem::MaybeUninit;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Result;
+use libbpf_rs::libbpf_sys;
+use libbpf_rs::skel::OpenSkel;
+use libbpf_rs::{Link, OpenObject};
+use log::info;
+use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open, UserExitInfo};
+
+use crate::bpf_skel::{BpfSkel, BpfSkelBuilder};
+use crate::classes;
+use crate::cli::Opts;
+use crate::events::records::Kind;
+use crate::hooks;
+use crate::preflight;
+use crate::stats;
+use maps::SharedVars;
+
+pub use maps::sum_percpu;
+
+/// Why an attachment ended.
+pub enum Ending {
+    /// SIGINT or SIGTERM: the user wants the scheduler gone.
+    Signal,
+    /// The kernel or the BPF side ended it without an error (a restart
+    /// request, an unregistration); the exit info says why.
+    Exited(UserExitInfo),
+    /// The kernel ejected it for an error: a BPF error, a runtime error, a
+    /// stall. The error carries the reason.
+    Failed(anyhow::Error),
+}
+
+pub struct Scheduler<'obj> {
+    skel: BpfSkel<'obj>,
+    /// Variables of the BPF .bss that userspace writes while attached.
+    shared: SharedVars<'obj>,
+    link: Option<Link>,
+    /// The event streams printed live (`--watch-*`, `--log-classes`).
+    watch: Vec<Kind>,
+    /// Where the stats go once a second, and how often (in snapshots) the
+    /// `--stats` block is printed.
+    publisher: Arc<stats::Publisher>,
+    print_stats_every: Option<u64>,
+}
+
+impl<'obj> Scheduler<'obj> {
+    /// Open, configure, load and attach the BPF scheduler.
+    /// Optional hook programs named in `refused` stay off: a load has
+    /// already failed on them. A load that fails on another one returns a
+    /// [`hooks::HookLoadFailed`] naming it.
+    pub fn attach(
+        opts: &Opts,
+        open_object: &'obj mut MaybeUninit<OpenObject>,
+        publisher: Arc<stats::Publisher>,
+        refused: &BTreeSet<String>,
+    ) -> Result<Self> {
+        let plan = plan::topology_plan(opts)?;
+
+        let mut builder = BpfSkelBuilder::default();
+        builder.obj_builder.debug(opts.verbose);
+        let mut skel = scx_ops_open!(
+            builder,
+            open_object,
+            gamer_ops,
+            None::<libbpf_sys::bpf_object_open_opts>
+        )?;
+
+        let rodata = skel.maps.rodata_data.as_mut().unwrap();
+        rodata.slice_ns = opts.slice_ns();
+        rodata.slice_lag_ns = opts.slice_lag_ns();
+        rodata.class_window_ns = opts.class_window_ns();
+        rodata.chain_window_ns = opts.chain_window_ns();
+        rodata.chain_max_depth = opts.chain_max_depth;
+        rodata.input_boost_ns = opts.input_boost_ms * 1_000_000;
+        rodata.game_idle_ns = opts.game_idle_ms * 1_000_000;
+        rodata.starve_ns = opts.starve_ns();
+        rodata.max_wait_ns = opts.max_wait_ms * 1_000_000;
+        rodata.policy_off = opts.no_policy;
+        rodata.prefer_fast = plan.prefer_fast && !opts.no_policy;
+        for (cpu, (&fast, &llc)) in plan.fast.iter().zip(&plan.llc).enumerate() {
+            rodata.cpu_fast[cpu] = u8::from(fast);
+            rodata.cpu_llc[cpu] = llc;
+        }
+        rodata.runq_wait_ns = opts.runq_wait_ns();
+        if let Some(comm) = &opts.game_comm {
+            rodata.game_comm = classes::comm_bytes(comm);
+            rodata.game_comm_set = true;
+        }
+        if let Some(ms) = opts.test_bpf_error_after_ms {
+            log::warn!("--test-bpf-error-after-ms: a BPF error will end the scheduler {ms} ms after it starts (a test fault)");
+            rodata.test_error_after_ns = ms * 1_000_000;
+        }
+
+        let hook_progs = hooks::enable_optional_hooks(
+            skel.open_object_mut(),
+            refused,
+            !opts.test_skip_btf_check,
+        )?;
+        let targets: Vec<&str> = hook_progs.values().map(String::as_str).collect();
+        info!("class hooks on: {}", targets.join(" "));
+
+        let skel =
+            hooks::load_with_hooks(&hook_progs, || Ok(scx_ops_load!(skel, gamer_ops, uei)?))?;
+        maps::register_game(&skel, opts)?;
+        if opts.verifier_stats {
+            verifier::print_verifier_stats(&skel)?;
+        }
+
+        let mut skel = skel;
+        let shared = SharedVars::take(&mut skel)?;
+        let link = match scx_ops_attach!(skel, gamer_ops) {
+            Ok(link) => link,
+            Err(e) => {
+                return Err(
+                    match preflight::taken_meanwhile(Path::new(preflight::SCHED_EXT_SYSFS)) {
+                        Some(refusal) => refusal.into(),
+                        None => e,
+                    },
+                )
+            }
+        };
+        info!(
+            "scx_gamer attached (slice {} us, lag bound {} us, gaming policy {})",
+            opts.slice_us,
+            opts.slice_lag_us,
+            if opts.no_policy { "off" } else { "on" }
+        );
+        Ok(Scheduler {
+            skel,
+            shared,
+            link: Some(link),
+            watch: opts.watched_streams(),
+            publisher,
+            print_stats_every: opts.stats,
+        })
+    }
+}

@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//
+// Serving one attachment: the event loop on this thread, its consumers on
+// their own (launch detection, stats, the `--watch-*` printer), until a
+// signal arrives or the kernel ends the scheduler; then one summary of the
+// totals and the reason it ended.
+
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use crossbeam_channel::{Receiver, Sender};
+use libbpf_rs::{MapCore, MapHandle};
+use log::info;
+use nix::sys::signal::Signal;
+use nix::sys::signalfd::SignalFd;
+use nix::sys::time::TimeSpec;
+use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
+use scx_utils::{uei_exited, uei_read, ScxExitKind};
+
+use super::maps::read_counters;
+use super::{Ending, Scheduler};
+use crate::classes::CLASS_NAMES;
+use crate::detect;
+use crate::detect::worker::Detected;
+use crate::events::event_loop::{self, EventLoop};
+use crate::events::records::{self, Event, Kind};
+use crate::launch::LaunchSocket;
+use crate::names::{RING_NAMES, STAT_NAMES};
+use crate::stats;
+
+/// The period of the loop's housekeeping: the clock offset BPF needs, and
+/// the counters.
+const TICK: Duration = Duration::from_secs(1);
+/// Event loop tokens of the fds besides the ringbufs.
+const SIGNAL_TOKEN: u64 = 0;
+const TICK_TOKEN: u64 = 1;
+const AUDIO_TOKEN: u64 = 2;
+const LAUNCH_TOKEN: u64 = 3;
+/// How many exec and exit events may wait for launch detection.
+const DETECT_BACKLOG: usize = 1024;
+/// How many frame and input events may wait for the stats thread: a
+/// second of an 8 kHz mouse.
+const STATS_BACKLOG: usize = 8192;
+/// How many events may wait for the printer of `--watch-*` before new ones
+/// are dropped (and counted).
+const WATCH_BACKLOG: usize = 8192;
+
+/// What the loop serves besides its ringbufs, and where it sends things.
+struct LoopIo<'a> {
+    signals: &'a SignalFd,
+    /// The launch socket and the map its marks go to.
+    launch: Option<(&'a LaunchSocket, &'a MapHandle)>,
+    tick: &'a TimerFd,
+    inotify: &'a Sender<()>,
+    ticks: &'a Sender<stats::Metrics>,
+    detected: &'a Mutex<Detected>,
+}
+
+impl<'obj> Scheduler<'obj> {
+    /// Serve the event loop until a signal arrives on `signals` or the
+    /// kernel ends the scheduler, then detach and say which.
+    pub fn run(&mut self, signals: &SignalFd, launch: Option<&LaunchSocket>) -> Result<Ending> {
+        use libbpf_rs::skel::Skel;
+        let maps: Vec<(Kind, libbpf_rs::Map)> = self
+            .skel
+            .object()
+            .maps()
+            .filter_map(|m| Kind::of_map(&m.name().to_string_lossy()).map(|k| (k, m)))
+            .collect();
+        let rings: Vec<(Kind, &dyn MapCore)> =
+            maps.iter().map(|(k, m)| (*k, m as &dyn MapCore)).collect();
+
+        let mut printer = None;
+        let mut consumers = Vec::new();
+        if !self.watch.is_empty() {
+            let (c, rx) = event_loop::consumer("watch", &self.watch, WATCH_BACKLOG);
+            consumers.push(c);
+            printer = Some(std::thread::spawn(move || print_events(rx)));
+        }
+        let (c, detect_rx) = event_loop::consumer("detect", &[Kind::Proc], DETECT_BACKLOG);
+        consumers.push(c);
+        let (c, stats_rx) =
+            event_loop::consumer("stats", &[Kind::Frame, Kind::Input], STATS_BACKLOG);
+        consumers.push(c);
+        let (ticks_tx, ticks_rx) = crossbeam_channel::bounded(2);
+        let mut events = EventLoop::new(&rings, consumers)?;
+        events.add_fd(signals.as_fd(), SIGNAL_TOKEN)?;
+        let tick = TimerFd::new(
+            ClockId::CLOCK_MONOTONIC,
+            TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
+        )
+        .context("creating the tick timer")?;
+        tick.set(
+            Expiration::Interval(TimeSpec::from_duration(TICK)),
+            TimerSetTimeFlags::empty(),
+        )
+        .context("arming the tick timer")?;
+        events.add_tick(tick.as_fd(), TICK_TOKEN)?;
+        self.shared.update_tai_offset();
+
+        let worker = detect::worker::Worker::new(
+            self.proc_maps()?,
+            PathBuf::from("/proc"),
+            PathBuf::from(detect::RUN_USER),
+            Path::new(detect::seat::SEATS_DIR),
+        );
+        if let Some(audio) = worker.audio_watch() {
+            events.add_fd_edge(audio.fd(), AUDIO_TOKEN)?;
+        }
+        if let Some(launch) = launch {
+            events.add_fd(launch.fd(), LAUNCH_TOKEN)?;
+        }
+        let game_tgids =
+            MapHandle::try_from(&self.skel.maps.game_tgids).context("opening map game_tgids")?;
+        let (inotify_tx, inotify_rx) = crossbeam_channel::bounded(1);
+
+        let detected = worker.detected();
+        let publisher = Arc::clone(&self.publisher);
+        let print_every = self.print_stats_every;
+        let signal = std::thread::scope(|s| -> Result<Option<Signal>> {
+            s.spawn(move || worker.run(detect_rx, inotify_rx));
+            s.spawn(move || stats::feed::run(stats_rx, ticks_rx, publisher, print_every));
+            let loop_io = LoopIo {
+                signals,
+                launch: launch.map(|l| (l, &game_tgids)),
+                tick: &tick,
+                inotify: &inotify_tx,
+                ticks: &ticks_tx,
+                detected: &detected,
+            };
+            let signal = self.serve(&mut events, &loop_io);
+            events.drain();
+            log_summary(&self.stats_snapshot(&events, &detected));
+            // Closing the channels ends the consumer threads once they have
+            // handled what was sent.
+            drop(events);
+            drop(inotify_tx);
+            drop(ticks_tx);
+            signal
+        })?;
+        if let Some(p) = printer {
+            let _ = p.join();
+        }
+        // Dropping the link detaches; the kernel then records why it ended.
+        self.link.take();
+        let kind = self.skel.maps.data_data.as_ref().unwrap().uei.kind;
+        let exit = uei_read!(&self.skel, uei);
+        match exit.report() {
+            Ok(()) => {}
+            Err(why) if kind >= ScxExitKind::Error as i32 => return Ok(Ending::Failed(why)),
+            // sysrq-S: someone wants the default scheduler back.
+            Err(why) => return Err(why),
+        }
+        Ok(match signal {
+            Some(_) => Ending::Signal,
+            None => Ending::Exited(exit),
+        })
+    }
+
+    /// The loop itself, until a signal or the kernel ends the scheduler.
+    fn serve(&self, events: &mut EventLoop, io: &LoopIo<'_>) -> Result<Option<Signal>> {
+        loop {
+            if uei_exited!(&self.skel, uei) {
+                return Ok(None);
+            }
+            let mut ready = [0u64; 4];
+            let n = {
+                let tokens = events.wait()?;
+                let n = tokens.len().min(ready.len());
+                ready[..n].copy_from_slice(&tokens[..n]);
+                n
+            };
+            for token in &ready[..n] {
+                match *token {
+                    SIGNAL_TOKEN => {
+                        events.count_syscall();
+                        if let Some(info) = io.signals.read_signal().context("reading signalfd")? {
+                            let sig =
+                                Signal::try_from(info.ssi_signo as i32).unwrap_or(Signal::SIGTERM);
+                            info!("{sig} received, detaching");
+                            return Ok(Some(sig));
+                        }
+                    }
+                    TICK_TOKEN => {
+                        events.count_syscall();
+                        let mut buf = [0u8; 8];
+                        let _ = nix::unistd::read(io.tick, &mut buf);
+                        self.shared.update_tai_offset();
+                        // A stats thread still busy with the previous
+                        // snapshot skips this one.
+                        let _ = io.ticks.try_send(self.stats_snapshot(events, io.detected));
+                    }
+                    // The detection thread reads the inotify fd itself; a
+                    // full channel means it has yet to, which is as good.
+                    AUDIO_TOKEN => {
+                        let _ = io.inotify.try_send(());
+                    }
+                    LAUNCH_TOKEN => {
+                        if let Some((socket, game_tgids)) = io.launch {
+                            socket.serve(Path::new("/proc"), &mut |tgid| {
+                                self.shared.mark_game(game_tgids, tgid)
+                            });
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// The totals of a stats snapshot, read now. Counters that cannot be
+    /// read are left out, and said so.
+    fn stats_snapshot(&self, events: &EventLoop, detected: &Mutex<Detected>) -> stats::Metrics {
+        let counters = read_counters(&self.skel)
+            .map_err(|e| log::warn!("BPF counters unavailable: {e:#}"))
+            .ok();
+        let dispatch: Vec<(&'static str, u64)> = counters
+            .as_ref()
+            .map(|c| STAT_NAMES.iter().copied().zip(c.dispatch.clone()).collect())
+            .unwrap_or_default();
+        let detected = detected.lock().map(|d| d.clone()).unwrap_or_default();
+        let none = Vec::new();
+        stats::feed::snapshot(&stats::feed::Totals {
+            classes: counters.as_ref().map_or(&[][..], |c| &c.classes),
+            dispatch: &dispatch,
+            ring_drops: counters.as_ref().map_or(&none, |c| &c.ring_drops),
+            input_ring_drops: counters.as_ref().map_or(&none, |c| &c.input_ring_drops),
+            events: &events.counts(),
+            detected: &detected,
+        })
+    }
+
+    /// Handles on the maps launch detection writes.
+    fn proc_maps(&self) -> Result<detect::worker::ProcMaps<'obj>> {
+        let handle = |m: &libbpf_rs::Map| {
+            MapHandle::try_from(m)
+                .with_context(|| format!("opening map {}", m.name().to_string_lossy()))
+        };
+        Ok(detect::worker::ProcMaps {
+            game_tgids: handle(&self.skel.maps.game_tgids)?,
+            audio_tgids: handle(&self.skel.maps.audio_tgids)?,
+            proc_tgids: handle(&self.skel.maps.proc_tgids)?,
+            proc_uids: handle(&self.skel.maps.proc_uids)?,
+            proc_use: handle(&self.skel.maps.proc_use)?,
+            proc_gen: self.shared.proc_gen,
+        })
+    }
+}
+
+/// The totals of the attachment's last snapshot, in the log: what each
+/// stream carried and dropped, each consumer's channel, each dispatch path
+/// and each class.
+fn log_summary(m: &stats::Metrics) {
+    let rings: Vec<String> = RING_NAMES
+        .iter()
+        .filter_map(|name| Some((name, m.rings.get(*name)?)))
+        .map(|(name, r)| format!("{name}={} (dropped {})", r.events, r.drops))
+        .collect();
+    info!("events: {}", rings.join(" "));
+    if m.input_ring_drops.iter().any(|&d| d > 0) {
+        info!("input drops by ring: {:?}", m.input_ring_drops);
+    }
+    for (name, c) in &m.channels {
+        info!("channel {name}: sent={} dropped={}", c.sent, c.dropped);
+    }
+    let paths: Vec<String> = STAT_NAMES
+        .iter()
+        .filter_map(|name| Some(format!("{name}={}", m.dispatches.get(*name)?.count)))
+        .collect();
+    info!("dispatches: {}", paths.join(" "));
+    for name in CLASS_NAMES {
+        if let Some(c) = m.classes.get(name) {
+            info!(
+                "class {name}: threads={} wakeups={} cpu={:.1}ms boosts={} runq-waits={}",
+                c.threads,
+                c.wakeups,
+                c.cpu_ns as f64 / 1e6,
+                c.boosts,
+                c.runq_waits
+            );
+        }
+    }
+}
+
+/// The printer thread of `--watch-*`: events on stdout, one line each;
+/// class assignments (`--log-classes`) in the log.
+fn print_events(rx: Receiver<Event>) {
+    use std::io::Write;
+    let stdout = std::io::stdout();
+    for event in rx {
+        let line = records::describe(&event);
+        if matches!(event, Event::Class(_)) {
+            info!("{line}");
+        } else if writeln!(stdout.lock(), "{line}").is_err() {
+            // stdout is gone (a closed pipe): nothing left to print to.
+            return;
+        }
+    }
+}
