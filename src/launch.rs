@@ -121,7 +121,11 @@ impl Markers {
                 self.run_user.join(uid.to_string()).display()
             ),
         };
-        anyhow::bail!("{why}: only the user at the seat gets the game class")
+        let who = match eligible {
+            Eligible::Seat(_) => "the user at the seat",
+            Eligible::Sessions => "a logged-in user",
+        };
+        anyhow::bail!("{why}: only {who} gets the game class")
     }
 }
 
@@ -326,6 +330,10 @@ mod tests {
         m.check(0).unwrap();
         let err = format!("{:#}", m.check(uid + 1).unwrap_err());
         assert!(err.contains("has no user session"), "{err}");
+        assert!(
+            err.ends_with("only a logged-in user gets the game class"),
+            "{err}"
+        );
     }
 
     fn serve_one(dir: &Path, mark: &mut dyn FnMut(u32) -> Result<()>) -> Result<(), String> {
