@@ -18,6 +18,12 @@
 // peer's uid (the pid may have been reused since the connect). The mark is
 // the same game class `--game-pid` gives, under the same rules; it ends
 // when the process exits.
+//
+// Only the users launch detection picks games for may mark one: the user of
+// seat0's active session (src/detect/seat.rs, read from logind's seat file
+// at each connection), or, without logind, any user with a runtime dir of
+// their own. Root may always: it names games with `--game-pid` anyway.
+// Anyone else is told why, and the wrapper starts the game unmarked.
 
 use std::ffi::OsString;
 use std::fs;
@@ -32,6 +38,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
+
+use crate::detect::seat::{self, Eligible};
+use crate::detect::RUN_USER;
 
 /// Where the running scheduler listens for the wrapper.
 pub const DEFAULT_LAUNCH_SOCKET: &str = "/run/scx_gamer/launch";
@@ -80,16 +89,64 @@ fn ask_to_be_marked(socket: &Path) -> Result<(), String> {
     }
 }
 
+/// Who may mark a game through the socket.
+struct Markers {
+    /// logind's seats dir, when it existed at bind: whether logind runs is
+    /// decided once, as for launch detection.
+    seats: Option<PathBuf>,
+    run_user: PathBuf,
+}
+
+impl Markers {
+    /// Ok when `uid` may mark its own process as the game; the refusal the
+    /// wrapper prints otherwise.
+    fn check(&self, uid: u32) -> Result<()> {
+        if uid == 0 {
+            return Ok(());
+        }
+        let eligible = match &self.seats {
+            Some(dir) => seat::read_seat(dir),
+            None => Eligible::Sessions,
+        };
+        if eligible.allows(&self.run_user, uid) {
+            return Ok(());
+        }
+        let why = match eligible {
+            Eligible::Seat(Some(active)) if active != uid => {
+                format!("uid {uid} is not the seat's active user (uid {active} is)")
+            }
+            Eligible::Seat(None) => "the seat has no active session".to_string(),
+            _ => format!(
+                "uid {uid} has no user session (no {} of its own)",
+                self.run_user.join(uid.to_string()).display()
+            ),
+        };
+        let who = match eligible {
+            Eligible::Seat(_) => "the user at the seat",
+            Eligible::Sessions => "a logged-in user",
+        };
+        anyhow::bail!("{why}: only {who} gets the game class")
+    }
+}
+
 /// The scheduler's end: a socket anyone may connect to, served from the
 /// event loop. The caller holds the instance lock, so a socket file found at
 /// the path is a stale one and is replaced.
 pub struct LaunchSocket {
     listener: UnixListener,
     path: PathBuf,
+    markers: Markers,
 }
 
 impl LaunchSocket {
+    /// Bind `path`, taking logind's seat and the runtime dirs from where
+    /// they live.
     pub fn bind(path: &Path) -> Result<Self> {
+        Self::bind_for(path, Path::new(seat::SEATS_DIR), Path::new(RUN_USER))
+    }
+
+    /// Bind `path`, with the seats dir and the runtime dirs given.
+    fn bind_for(path: &Path, seats_dir: &Path, run_user: &Path) -> Result<Self> {
         if let Some(dir) = path.parent() {
             fs::DirBuilder::new()
                 .recursive(true)
@@ -115,6 +172,10 @@ impl LaunchSocket {
         Ok(LaunchSocket {
             listener,
             path: path.to_path_buf(),
+            markers: Markers {
+                seats: seats_dir.is_dir().then(|| seats_dir.to_path_buf()),
+                run_user: run_user.to_path_buf(),
+            },
         })
     }
 
@@ -126,7 +187,7 @@ impl LaunchSocket {
     /// the game map; its error is the refusal the wrapper is told.
     pub fn serve(&self, proc_root: &Path, mark: &mut dyn FnMut(u32) -> Result<()>) {
         while let Ok((mut stream, _)) = self.listener.accept() {
-            let answer = match answer(&stream, proc_root, mark) {
+            let answer = match answer(&stream, proc_root, &self.markers, mark) {
                 Ok(tgid) => {
                     log::info!("game marked by scx_gamer run: tgid {tgid}");
                     "ok\n".to_string()
@@ -152,6 +213,7 @@ impl Drop for LaunchSocket {
 fn answer(
     stream: &UnixStream,
     proc_root: &Path,
+    markers: &Markers,
     mark: &mut dyn FnMut(u32) -> Result<()>,
 ) -> Result<u32> {
     let cred = getsockopt(stream, PeerCredentials).context("reading the caller's credentials")?;
@@ -167,6 +229,7 @@ fn answer(
         "process {pid} now belongs to uid {uid}, not to the caller's uid {}",
         cred.uid()
     );
+    markers.check(uid)?;
     mark(pid)?;
     Ok(pid)
 }
@@ -193,9 +256,93 @@ mod tests {
         assert_eq!(real_uid("Name:\tx\n"), None);
     }
 
+    /// A runtime dir in `run_user` owned by a uid other than root's (this
+    /// one's, or, as root, one it gives the dir to), and that uid.
+    fn session_of_someone(run_user: &Path) -> u32 {
+        let me = nix::unistd::geteuid().as_raw();
+        let uid = if me == 0 { 4242 } else { me };
+        let dir = run_user.join(uid.to_string());
+        fs::create_dir_all(&dir).unwrap();
+        if me == 0 {
+            nix::unistd::chown(&dir, Some(uid.into()), None).unwrap();
+        }
+        uid
+    }
+
+    fn markers(dir: &Path, seat: Option<&str>) -> Markers {
+        let seats = seat.map(|text| {
+            let seats = dir.join("seats");
+            fs::create_dir_all(&seats).unwrap();
+            fs::write(seats.join("seat0"), text).unwrap();
+            seats
+        });
+        Markers {
+            seats,
+            run_user: dir.join("run"),
+        }
+    }
+
+    #[test]
+    fn only_the_seat_user_and_root_may_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        let uid = session_of_someone(&dir.path().join("run"));
+        let other = uid + 1;
+        let m = markers(dir.path(), Some(&format!("ACTIVE=c1\nACTIVE_UID={uid}\n")));
+        m.check(uid).unwrap();
+        m.check(0).unwrap();
+        let err = format!("{:#}", m.check(other).unwrap_err());
+        assert_eq!(
+            err,
+            format!(
+                "uid {other} is not the seat's active user (uid {uid} is): \
+                 only the user at the seat gets the game class"
+            )
+        );
+        // The seat file is read at each check: a switch is followed.
+        let seat0 = m.seats.as_ref().unwrap().join("seat0");
+        fs::write(&seat0, format!("ACTIVE=c2\nACTIVE_UID={other}\n")).unwrap();
+        assert!(m.check(uid).is_err());
+        fs::write(&seat0, "IS_SEAT0=1\n").unwrap();
+        let err = format!("{:#}", m.check(uid).unwrap_err());
+        assert!(err.starts_with("the seat has no active session"), "{err}");
+        m.check(0).unwrap();
+    }
+
+    #[test]
+    fn the_seat_user_needs_a_session_of_their_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let uid = session_of_someone(&dir.path().join("run"));
+        let lost = uid + 1;
+        let m = markers(dir.path(), Some(&format!("ACTIVE=c1\nACTIVE_UID={lost}\n")));
+        let err = format!("{:#}", m.check(lost).unwrap_err());
+        assert!(
+            err.starts_with(&format!("uid {lost} has no user session")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn without_logind_every_user_with_a_session_may_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        let uid = session_of_someone(&dir.path().join("run"));
+        let m = markers(dir.path(), None);
+        m.check(uid).unwrap();
+        m.check(0).unwrap();
+        let err = format!("{:#}", m.check(uid + 1).unwrap_err());
+        assert!(err.contains("has no user session"), "{err}");
+        assert!(
+            err.ends_with("only a logged-in user gets the game class"),
+            "{err}"
+        );
+    }
+
     fn serve_one(dir: &Path, mark: &mut dyn FnMut(u32) -> Result<()>) -> Result<(), String> {
         let path = dir.join("launch");
-        let server = LaunchSocket::bind(&path).unwrap();
+        // No logind, and this process's uid with a runtime dir: it may mark.
+        let run_user = dir.join("run");
+        let me = nix::unistd::geteuid().as_raw();
+        fs::create_dir_all(run_user.join(me.to_string())).unwrap();
+        let server = LaunchSocket::bind_for(&path, &dir.join("no-seats"), &run_user).unwrap();
         let client = std::thread::scope(|s| {
             let client = s.spawn(|| ask_to_be_marked(&path));
             // The client is waiting for its answer once it has connected.

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # `scx_gamer run -- COMMAND`, the launch wrapper of Steam's launch options:
-#  - a native game started through it, by an ordinary user, is marked the
-#    game before it execs (strace: the scheduler's "ok" is read before the
-#    execve), gets the game class, and the wrapper's exit code is the game's;
-#  - the mark reaches only the process that asked: another user's wrapper
-#    marks its own process and no other, and a caller that is gone by the
-#    time it is served is refused;
+#  - a native game started through it by uid 1000, the user of seat0's
+#    active session, is marked the game before it execs (strace: the
+#    scheduler's "ok" is read before the execve), gets the game class, and
+#    the wrapper's exit code is the game's;
+#  - uid 1001, logged in (a runtime dir of its own, as an SSH session has)
+#    but not at the seat, is refused with one line saying why; its game
+#    runs unmarked with its own exit code, and nothing of it or of anyone
+#    else is marked; once the seat switches to uid 1001, its wrapper marks
+#    its own process and no other;
+#  - a caller that is gone by the time it is served is refused;
 #  - with no scheduler running, COMMAND still runs, with one line saying so.
 . "$(dirname "$0")/lib.sh"
-dmesg -C
-cd "$VM_WORK"
-chmod 755 "$VM_WORK"
+detect_setup 1000 1001
+set_seat0 c1 1000
 log=$VM_WORK/sched.log
 sock=/run/scx_gamer/launch
 as_user() { local uid=$1; shift; setpriv --reuid="$uid" --regid="$uid" --clear-groups "$@"; }
@@ -49,14 +52,29 @@ grep -q "game marked by scx_gamer run: tgid $game\$" "$log" || { cat "$log"; fai
 grep -qE "class game: tid [0-9]+ \(.*\) tgid $game via game-tgid" "$log" ||
 	{ cat "$log"; fail "the wrapped game (tgid $game) never ran with the game class"; }
 
-note "another user's wrapper marks its own process, and no other"
+note "uid 1001, not at the seat, is refused; its game runs unmarked"
 rc=0
-mkdir -m 1777 shared
-as_user 1001 "$SCX_GAMER" run -- /bin/sh -c 'echo $$ >"$0"' "$VM_WORK"/shared/other.pid 2>other.err || rc=$?
-[ "$rc" -eq 0 ] || { cat other.err; fail "uid 1001's wrapper exited with $rc"; }
-other=$(cat shared/other.pid)
-grep -q "game marked by scx_gamer run: tgid $other\$" "$log" || fail "uid 1001's own process was not marked"
-if grep -qE "tgid $bystander( |$)" "$log"; then grep -E "tgid $bystander( |$)" "$log"; fail "uid 1001's sleeper (tgid $bystander) was touched"; fi
+as_user 1001 "$SCX_GAMER" run -- /bin/sh -c 'echo $$ >"$0"; exit 5' "$VM_WORK"/out/refused.pid 2>refused.err || rc=$?
+[ "$rc" -eq 5 ] || { cat refused.err; fail "uid 1001's refused wrapper exited with $rc, not the game's 5"; }
+refused=$(cat out/refused.pid)
+cat refused.err
+[ "$(wc -l <refused.err)" -eq 1 ] &&
+	grep -q "^scx_gamer run: the scheduler refused: uid 1001 is not the seat's active user (uid 1000 is): only the user at the seat gets the game class; starting /bin/sh without the game class\$" refused.err ||
+	fail "uid 1001's wrapper did not say in one line why it was refused"
+grep -q "refused a mark: uid 1001 is not the seat's active user" "$log" || { cat "$log"; fail "the scheduler did not log the refusal"; }
+if grep -qE "game marked by scx_gamer run: tgid $refused\$|tgid $refused via game-tgid" "$log"; then
+	cat "$log"
+	fail "uid 1001's process (tgid $refused) was marked while uid 1000 holds the seat"
+fi
+
+note "after a seat switch to uid 1001, its wrapper marks its own process, and no other"
+set_seat0 c2 1001
+rc=0
+as_user 1001 "$SCX_GAMER" run -- /bin/sh -c 'echo $$ >"$0"' "$VM_WORK"/out/other.pid 2>other.err || rc=$?
+[ "$rc" -eq 0 ] && [ ! -s other.err ] || { cat other.err; fail "uid 1001's wrapper at the seat exited with $rc"; }
+other=$(cat out/other.pid)
+grep -q "game marked by scx_gamer run: tgid $other\$" "$log" || fail "uid 1001's own process was not marked once it held the seat"
+if grep -qE "tgid $bystander( |\$)" "$log"; then grep -E "tgid $bystander( |\$)" "$log"; fail "uid 1001's sleeper (tgid $bystander) was touched"; fi
 kill "$bystander" 2>/dev/null || true
 
 note "a caller gone before it is served is refused"

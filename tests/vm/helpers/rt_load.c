@@ -7,10 +7,10 @@
  *   rt_load audio PERIOD_US RUN_US SECONDS
  *                                   every PERIOD_US (absolute deadlines, as
  *                                   an audio server's period), spin RUN_US
- *   rt_load hogs SECONDS PID        a SCHED_FIFO 50 hog pinned to each CPU
- *                                   for SECONDS; meanwhile samples PID's time
- *                                   on a CPU and sched_ext's state 2 s in, 2 s
- *                                   before the end and after the hogs
+ *   rt_load hogs SECONDS PID...     a SCHED_FIFO 50 hog pinned to each CPU
+ *                                   for SECONDS; meanwhile samples each PID's
+ *                                   time on a CPU and sched_ext's state 2 s
+ *                                   in, 2 s before the end and after the hogs
  *   rt_load chain SECONDS WORK_US   two pairs of threads, each pair handing a
  *                                   frame back and forth through pipes, each
  *                                   thread spinning WORK_US per hand-off, the
@@ -123,23 +123,38 @@ static void read_line(const char *path, char *buf, int len)
 	buf[strcspn(buf, " \n")] = 0;
 }
 
-/* "<monotonic s> <PID's ns on a CPU> <sched_ext state> <hog 0's ns on a CPU>" */
-static void sample(const char *pid, pid_t hog)
+/* The ns on a CPU of /proc/PID/schedstat, or "-" once PID is gone. */
+static void print_ran(const char *pid)
 {
-	char path[64], ran[64], state[64], hog_ran[64] = "-";
+	char path[64], ran[64];
 
 	snprintf(path, sizeof(path), "/proc/%s/schedstat", pid);
 	read_line(path, ran, sizeof(ran));
+	printf(" %s", ran[0] ? ran : "-");
+}
+
+/* "<monotonic s> <first PID's ns on a CPU> <sched_ext state> <hog 0's ns
+ * on a CPU> <the other PIDs' ns on a CPU>..." */
+static void sample(char **pids, int npids, pid_t hog)
+{
+	char path[64], state[64], hog_ran[64] = "-";
+	int i;
+
 	read_line("/sys/kernel/sched_ext/state", state, sizeof(state));
 	if (hog) {
 		snprintf(path, sizeof(path), "/proc/%d/schedstat", hog);
 		read_line(path, hog_ran, sizeof(hog_ran));
 	}
-	printf("%.3f %s %s %s\n", now_ns() / 1e9, ran[0] ? ran : "-", state[0] ? state : "-", hog_ran);
+	printf("%.3f", now_ns() / 1e9);
+	print_ran(pids[0]);
+	printf(" %s %s", state[0] ? state : "-", hog_ran);
+	for (i = 1; i < npids; i++)
+		print_ran(pids[i]);
+	printf("\n");
 	fflush(stdout);
 }
 
-static int hogs(double secs, const char *pid)
+static int hogs(double secs, char **pids, int npids)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN), i;
 	long long start = now_ns(), end = start + (long long)(secs * 1e9);
@@ -166,13 +181,13 @@ static int hogs(double secs, const char *pid)
 			first = child;
 	}
 	sleep_until(start + 2000000000LL);
-	sample(pid, first);
+	sample(pids, npids, first);
 	sleep_until(end - 2000000000LL);
-	sample(pid, first);
+	sample(pids, npids, first);
 	while (wait(&status) > 0)
 		if (!WIFEXITED(status) || WEXITSTATUS(status))
 			rc = 1;
-	sample(pid, 0);
+	sample(pids, npids, 0);
 	return rc;
 }
 
@@ -201,10 +216,10 @@ int main(int argc, char **argv)
 		}
 		return 0;
 	}
-	if (argc == 4 && !strcmp(argv[1], "hogs"))
-		return hogs(atof(argv[2]), argv[3]);
+	if (argc >= 4 && !strcmp(argv[1], "hogs"))
+		return hogs(atof(argv[2]), argv + 3, argc - 3);
 	if (argc == 4 && !strcmp(argv[1], "chain"))
 		return chain(atof(argv[2]), atol(argv[3]));
-	fprintf(stderr, "usage: rt_load hog SECONDS | hogs SECONDS PID | audio PERIOD_US RUN_US SECONDS | chain SECONDS WORK_US\n");
+	fprintf(stderr, "usage: rt_load hog SECONDS | hogs SECONDS PID... | audio PERIOD_US RUN_US SECONDS | chain SECONDS WORK_US\n");
 	return 2;
 }
