@@ -20,7 +20,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use scx_gamer::cli::{Opts, Subcommand};
 use scx_gamer::scheduler::{Ending, Scheduler};
-use scx_gamer::{classes, detect, hooks, launch, logging, preflight, stats};
+use scx_gamer::{detect, hooks, launch, logging, preflight, stats};
 
 fn main() -> ExitCode {
     let opts = Opts::parse_checked();
@@ -74,8 +74,8 @@ fn main() -> ExitCode {
     }
     // A --game-pid that names no process is bad input: refuse before loading.
     if !opts.game_pid.is_empty() {
-        let procs = classes::scan_processes(std::path::Path::new("/proc"));
-        if let Err(e) = classes::game_processes(&procs, &opts.game_pid, None) {
+        let procs = detect::procinfo::scan_processes(std::path::Path::new("/proc"));
+        if let Err(e) = detect::named::game_processes(&procs, &opts.game_pid, None) {
             error!("{e:#}");
             return ExitCode::FAILURE;
         }

@@ -10,7 +10,7 @@
 // the BPF side leaves the choice to the kernel's idle pick.
 
 use anyhow::{bail, Result};
-use scx_utils::{CoreType, Topology};
+use scx_utils::{CoreType, Cpumask, Topology};
 
 use crate::bpf_intf;
 
@@ -68,7 +68,9 @@ impl std::str::FromStr for CpuList {
     }
 }
 
-/// Parse a CPU list as the kernel writes them: "0-3,8,10-11".
+/// Parse a CPU list as the kernel writes them: "0-3,8,10-11". Not scx_utils'
+/// `read_cpulist`, which expands a range before any bound (`0-4000000000`
+/// would fill 32 GB) and takes `3-1` for no CPUs.
 pub fn parse_cpu_list(s: &str) -> Result<Vec<usize>, String> {
     let mut cpus = Vec::new();
     for part in s.split(',') {
@@ -98,23 +100,14 @@ pub fn parse_cpu_list(s: &str) -> Result<Vec<usize>, String> {
     Ok(cpus)
 }
 
-/// The kernel's list format, for the log.
+/// The kernel's list format, for the log, as scx_utils' `Cpumask` writes it.
+/// Only this machine's CPU ids fit in a mask; the callers pass no others.
 pub fn format_cpu_list(ids: &[usize]) -> String {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < ids.len() {
-        let mut j = i;
-        while j + 1 < ids.len() && ids[j + 1] == ids[j] + 1 {
-            j += 1;
-        }
-        out.push(if i == j {
-            ids[i].to_string()
-        } else {
-            format!("{}-{}", ids[i], ids[j])
-        });
-        i = j + 1;
+    let mut mask = Cpumask::new();
+    for &id in ids {
+        let _ = mask.set_cpu(id);
     }
-    out.join(",")
+    mask.to_cpulist()
 }
 
 /// The plan for these CPUs: fast ones are those named in `fast_cpus`, or
@@ -183,6 +176,11 @@ pub fn cpus_of(topo: &Topology) -> Vec<CpuInfo> {
 mod tests {
     use super::*;
 
+    /// Masks as wide as the tables, whatever this machine's CPU count.
+    fn wide_masks() {
+        scx_utils::set_cpumask_test_width(MAX_CPUS);
+    }
+
     fn cpu(id: usize, llc: usize, capacity: usize, big: bool) -> CpuInfo {
         CpuInfo {
             id,
@@ -194,12 +192,14 @@ mod tests {
 
     #[test]
     fn cpu_lists_parse_and_print_as_the_kernel_writes_them() {
+        wide_masks();
         assert_eq!(
             parse_cpu_list("0-3,8,10-11").unwrap(),
             vec![0, 1, 2, 3, 8, 10, 11]
         );
         assert_eq!(parse_cpu_list("5, 1,1").unwrap(), vec![1, 5]);
         assert_eq!(format_cpu_list(&[0, 1, 2, 3, 8, 10, 11]), "0-3,8,10-11");
+        assert_eq!(format_cpu_list(&[]), "none");
         for bad in ["", "a", "3-1", "1-", "-1", "0,,1", &format!("{MAX_CPUS}")] {
             assert!(parse_cpu_list(bad).is_err(), "{bad:?} was accepted");
         }
@@ -215,6 +215,7 @@ mod tests {
 
     #[test]
     fn hybrid_parts_prefer_the_big_cores() {
+        wide_masks();
         let mut cpus: Vec<_> = (0..4).map(|i| cpu(i, 0, 1024, true)).collect();
         cpus.extend((4..8).map(|i| cpu(i, 0, 512, false)));
         let p = plan(&cpus, None).unwrap();
@@ -224,6 +225,7 @@ mod tests {
 
     #[test]
     fn the_flag_overrides_and_is_checked_against_the_machine() {
+        wide_masks();
         let cpus: Vec<_> = (0..16).map(|i| cpu(i, i / 8, 1024, true)).collect();
         let p = plan(&cpus, Some(&[0, 1, 2, 3, 4, 5, 6, 7])).unwrap();
         assert!(p.prefer_fast);

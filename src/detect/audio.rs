@@ -2,9 +2,9 @@
 //
 // The audio servers: found from their sockets in each logged-in user's
 // runtime dir (`<uid>/pipewire-0`, `<uid>/pulse/native`), which inotify can
-// watch (unlike /proc). A socket is mapped to the process serving it with
-// SO_PEERCRED, which names the process that called listen(). Two cases need
-// more than one connect:
+// watch (unlike /proc). This file watches the directories and says which
+// socket files exist; audio_sockets.rs maps each to the process serving it
+// (SO_PEERCRED). Two cases need more than one connect:
 // - the socket file appears at bind(), before listen(): a refused connect is
 //   tried again when BPF reports a UNIX socket listening (and on the 1 s
 //   tick, in case that hook is off);
@@ -28,46 +28,9 @@ use anyhow::{Context, Result};
 use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask};
 use log::{debug, warn};
 
-use super::activation::{activated_server, is_service_manager, peer_of};
+use super::audio_sockets::Sockets;
+pub use super::audio_sockets::{AudioChange, AudioKind, AudioServer};
 use super::seat::Eligible;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum AudioKind {
-    /// `<uid>/pipewire-0`: PipeWire itself.
-    PipeWire,
-    /// `<uid>/pulse/native`: PulseAudio, or PipeWire's pipewire-pulse.
-    Pulse,
-}
-
-impl AudioKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            AudioKind::PipeWire => "pipewire",
-            AudioKind::Pulse => "pulse",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AudioChange {
-    /// `tgid` serves `socket`. A process serving two sockets is reported
-    /// for each.
-    Up {
-        tgid: u32,
-        kind: AudioKind,
-        socket: PathBuf,
-    },
-    /// `tgid` serves no socket any more.
-    Gone { tgid: u32 },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AudioServer {
-    pub tgid: u32,
-    pub uid: u32,
-    pub kind: AudioKind,
-    pub socket: PathBuf,
-}
 
 const PIPEWIRE_SOCKET: &str = "pipewire-0";
 const PULSE_DIR: &str = "pulse";
@@ -90,43 +53,16 @@ struct UserDir {
     pulse: Option<(WatchDescriptor, DirId)>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    /// Nobody answers yet (bound but not listening), or its server exited:
-    /// connect again on the next listen, or tick.
-    Pending,
-    /// The user's service manager listens (socket activation); the server
-    /// is its child holding the socket, and none does yet.
-    Activated {
-        manager: u32,
-    },
-    Served {
-        tgid: u32,
-        manager: Option<u32>,
-    },
-    /// Another user's process answers: never counted.
-    Foreign,
-}
-
-struct Socket {
-    uid: u32,
-    kind: AudioKind,
-    /// The socket file's inode: a server that binds again makes a new one.
-    ino: u64,
-    state: State,
-}
-
 pub struct AudioWatch {
     inotify: Inotify,
     run_user: PathBuf,
-    proc_root: PathBuf,
     dirs: HashMap<WatchDescriptor, Dir>,
     users: BTreeMap<u32, UserDir>,
     /// Runtime dirs that exist but are not (yet) their user's (logind makes
     /// the directory before it mounts the user's tmpfs on it), or whose
     /// user is not eligible.
     waiting: BTreeSet<u32>,
-    sockets: BTreeMap<PathBuf, Socket>,
+    sockets: Sockets,
     eligible: Eligible,
 }
 
@@ -147,11 +83,10 @@ impl AudioWatch {
         Ok(Self {
             inotify,
             run_user: run_user.to_path_buf(),
-            proc_root: PathBuf::from("/proc"),
             dirs: HashMap::from([(wd, Dir::Root)]),
             users: BTreeMap::new(),
             waiting: BTreeSet::new(),
-            sockets: BTreeMap::new(),
+            sockets: Sockets::new(PathBuf::from("/proc")),
             eligible: Eligible::Sessions,
         })
     }
@@ -286,7 +221,7 @@ impl AudioWatch {
                 self.add_user(uid, &mut changes);
             }
         }
-        self.on_listen_into(&mut changes);
+        self.sockets.probe_pending(&mut changes);
         changes
     }
 
@@ -294,24 +229,15 @@ impl AudioWatch {
     /// bound and refused.
     pub fn on_listen(&mut self) -> Vec<AudioChange> {
         let mut changes = Vec::new();
-        self.on_listen_into(&mut changes);
+        self.sockets.probe_pending(&mut changes);
         changes
-    }
-
-    fn on_listen_into(&mut self, changes: &mut Vec<AudioChange>) {
-        for path in self.sockets_where(|s| s.state == State::Pending) {
-            self.probe(&path, changes);
-        }
     }
 
     /// A child of `ppid` exec'd: if `ppid` is the manager of a socket whose
     /// server is to come, this may be the server.
     pub fn on_exec(&mut self, ppid: u32) -> Vec<AudioChange> {
         let mut changes = Vec::new();
-        let waiting = self.sockets_where(|s| s.state == State::Activated { manager: ppid });
-        for path in waiting {
-            self.probe(&path, &mut changes);
-        }
+        self.sockets.on_exec(ppid, &mut changes);
         changes
     }
 
@@ -319,54 +245,17 @@ impl AudioWatch {
     /// report their children's execs, which is how a server they start is
     /// seen.
     pub fn managers(&self) -> BTreeSet<u32> {
-        self.sockets
-            .values()
-            .filter_map(|s| match s.state {
-                State::Activated { manager }
-                | State::Served {
-                    manager: Some(manager),
-                    ..
-                } => Some(manager),
-                _ => None,
-            })
-            .collect()
+        self.sockets.managers()
     }
 
     /// `tgid` exited. If it served a socket that is still there (it died
     /// without removing it), it is gone; the socket waits for a new server.
     pub fn on_exit(&mut self, tgid: u32) -> Vec<AudioChange> {
-        let mut served = false;
-        for s in self.sockets.values_mut() {
-            if let State::Served { tgid: t, manager } = s.state {
-                if t == tgid {
-                    served = true;
-                    s.state = match manager {
-                        Some(manager) => State::Activated { manager },
-                        None => State::Pending,
-                    };
-                }
-            }
-        }
-        if served {
-            vec![AudioChange::Gone { tgid }]
-        } else {
-            Vec::new()
-        }
+        self.sockets.on_exit(tgid)
     }
 
     pub fn servers(&self) -> Vec<AudioServer> {
-        self.sockets
-            .iter()
-            .filter_map(|(path, s)| match s.state {
-                State::Served { tgid, .. } => Some(AudioServer {
-                    tgid,
-                    uid: s.uid,
-                    kind: s.kind,
-                    socket: path.clone(),
-                }),
-                _ => None,
-            })
-            .collect()
+        self.sockets.servers()
     }
 
     fn user_dir(&self, uid: u32) -> PathBuf {
@@ -406,9 +295,9 @@ impl AudioWatch {
             }
         }
         // Sockets of users whose watch was lost with their directory.
-        for path in self.sockets_where(|s| !self.users.contains_key(&s.uid)) {
-            self.remove_socket(&path, changes);
-        }
+        let users = &self.users;
+        self.sockets
+            .retain_users(|uid| users.contains_key(&uid), changes);
     }
 
     fn add_user(&mut self, uid: u32, changes: &mut Vec<AudioChange>) {
@@ -451,9 +340,7 @@ impl AudioWatch {
             // gone; that is not an error here.
             let _ = self.inotify.watches().remove(wd);
         }
-        for path in self.sockets_where(|s| s.uid == uid) {
-            self.remove_socket(&path, changes);
-        }
+        self.sockets.retain_users(|u| u != uid, changes);
     }
 
     /// Bring one user's sockets, and the watch on their pulse/ dir, in line
@@ -499,96 +386,7 @@ impl AudioWatch {
             .ok()
             .filter(|m| m.file_type().is_socket())
             .map(|m| m.ino());
-        let known = self.sockets.get(&path).map(|s| s.ino);
-        if known.is_some() && known == ino {
-            return;
-        }
-        self.remove_socket(&path, changes);
-        if let Some(ino) = ino {
-            self.sockets.insert(
-                path.clone(),
-                Socket {
-                    uid,
-                    kind,
-                    ino,
-                    state: State::Pending,
-                },
-            );
-            self.probe(&path, changes);
-        }
-    }
-
-    fn remove_socket(&mut self, path: &Path, changes: &mut Vec<AudioChange>) {
-        let Some(s) = self.sockets.remove(path) else {
-            return;
-        };
-        if let State::Served { tgid, .. } = s.state {
-            if !self.serves(tgid) {
-                changes.push(AudioChange::Gone { tgid });
-            }
-        }
-    }
-
-    /// The paths of the sockets for which `pick` holds.
-    fn sockets_where(&self, pick: impl Fn(&Socket) -> bool) -> Vec<PathBuf> {
-        self.sockets
-            .iter()
-            .filter(|(_, s)| pick(s))
-            .map(|(p, _)| p.clone())
-            .collect()
-    }
-
-    fn serves(&self, tgid: u32) -> bool {
-        self.sockets
-            .values()
-            .any(|s| matches!(s.state, State::Served { tgid: t, .. } if t == tgid))
-    }
-
-    /// Find who serves the socket at `path`, if it is waiting for that.
-    fn probe(&mut self, path: &Path, changes: &mut Vec<AudioChange>) {
-        let Some(s) = self.sockets.get(path) else {
-            return;
-        };
-        let (uid, kind, state) = (s.uid, s.kind, s.state);
-        let found = match state {
-            State::Pending => match peer_of(path) {
-                Ok((pid, peer_uid)) if peer_uid != uid => {
-                    warn!(
-                        "{}: answered by pid {pid} of uid {peer_uid}, not by its owner {uid}; ignored",
-                        path.display()
-                    );
-                    self.set_state(path, State::Foreign);
-                    None
-                }
-                Ok((pid, _)) if is_service_manager(&self.proc_root, pid) => {
-                    self.set_state(path, State::Activated { manager: pid });
-                    activated_server(&self.proc_root, pid, path, uid).map(|t| (t, Some(pid)))
-                }
-                Ok((pid, _)) => Some((pid, None)),
-                Err(e) => {
-                    debug!("{}: no server yet ({e})", path.display());
-                    None
-                }
-            },
-            State::Activated { manager } => {
-                activated_server(&self.proc_root, manager, path, uid).map(|t| (t, Some(manager)))
-            }
-            State::Served { .. } | State::Foreign => None,
-        };
-        if let Some((tgid, manager)) = found {
-            self.set_state(path, State::Served { tgid, manager });
-            changes.push(AudioChange::Up {
-                tgid,
-                kind,
-                socket: path.to_path_buf(),
-            });
-        }
-    }
-
-    fn set_state(&mut self, path: &Path, state: State) {
-        if let Some(s) = self.sockets.get_mut(path) {
-            s.state = state;
-        }
+        self.sockets.sync(path, uid, kind, ino, changes);
     }
 }
 

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //
 // Finding the game and the audio servers from userspace, without polling:
-// - procinfo: one process (and its parents) as a proc root shows it;
+// - procinfo: the one /proc reader: a process, its parents, every process;
+// - named: the game the command line names (--game-pid, --game-comm);
 // - score: the pure rules that tell a game from its launchers, wrappers and
 //   everything else;
 // - game: the stateful detector the event loop feeds with exec and exit
 //   events from BPF;
-// - audio: inotify on the users' runtime dirs, and the socket-to-server map;
+// - audio: inotify on the users' runtime dirs; audio_sockets: who serves
+//   each socket found there;
 // - activation: who serves a socket, socket-activated ones included;
 // - seat: whose processes count (logind's active seat0 user);
 // - worker: the thread that applies all of the above to the BPF maps.
@@ -15,7 +17,9 @@
 
 pub mod activation;
 pub mod audio;
+mod audio_sockets;
 pub mod game;
+pub mod named;
 pub mod procinfo;
 pub mod score;
 pub mod seat;

@@ -78,6 +78,16 @@ impl ProcInfo {
         let name = self.exe.as_deref()?.file_name()?.to_str()?;
         Some(name.strip_suffix(" (deleted)").unwrap_or(name))
     }
+
+    /// The name the kernel gave it at its exec: the executable's file name
+    /// cut to the GAMER_COMM_LEN - 1 bytes a comm holds; empty for kernel
+    /// threads. Unlike `comm`, the process cannot change it with
+    /// PR_SET_NAME.
+    pub fn exec_name(&self) -> String {
+        let name = self.exe_name().unwrap_or_default().as_bytes();
+        let max = crate::bpf_intf::gamer_consts_GAMER_COMM_LEN as usize - 1;
+        String::from_utf8_lossy(&name[..name.len().min(max)]).into_owned()
+    }
 }
 
 /// The file name of a path written the Unix or the Windows way
@@ -166,6 +176,14 @@ pub fn list_pids(proc_root: &Path) -> Vec<u32> {
         .collect();
     pids.sort_unstable();
     pids
+}
+
+/// Every process now under `proc_root`, without environments.
+pub fn scan_processes(proc_root: &Path) -> Vec<ProcInfo> {
+    list_pids(proc_root)
+        .into_iter()
+        .filter_map(|pid| read_names(proc_root, pid))
+        .collect()
 }
 
 /// Name, parent pid and real uid from /proc/<pid>/status.
@@ -367,6 +385,27 @@ mod tests {
         let names = read_names(dir.path(), 9).unwrap();
         assert!(names.env.is_empty());
         assert_eq!(names.args, full.args);
+    }
+
+    #[test]
+    fn exec_names_are_cut_like_a_comm() {
+        let mut p = read_process(&fixtures("desktop"), 2).unwrap();
+        assert_eq!(p.exec_name(), "", "a kernel thread has none");
+        p.exe = Some("/opt/game/hl2_linux (deleted)".into());
+        assert_eq!(p.exec_name(), "hl2_linux");
+        p.exe = Some("/x/a_very_long_program_name".into());
+        assert_eq!(p.exec_name(), "a_very_long_pro");
+    }
+
+    #[test]
+    fn scan_reads_every_process_without_environment() {
+        let procs = scan_processes(&fixtures("proton"));
+        assert_eq!(
+            procs.iter().map(|p| p.pid).collect::<Vec<_>>(),
+            list_pids(&fixtures("proton"))
+        );
+        assert!(procs.len() > 5 && procs.iter().all(|p| p.env.is_empty()));
+        assert!(scan_processes(Path::new("/nonexistent")).is_empty());
     }
 
     #[test]

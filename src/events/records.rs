@@ -72,7 +72,7 @@ pub fn c_str(bytes: &[u8]) -> String {
     String::from_utf8_lossy(&bytes[..end]).into_owned()
 }
 
-fn c_chars(chars: &[std::os::raw::c_char]) -> String {
+pub(crate) fn c_chars(chars: &[std::os::raw::c_char]) -> String {
     let bytes: Vec<u8> = chars.iter().map(|&c| c as u8).collect();
     c_str(&bytes)
 }

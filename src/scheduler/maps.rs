@@ -14,7 +14,6 @@ use log::info;
 
 use crate::bpf_intf;
 use crate::bpf_skel::BpfSkel;
-use crate::classes;
 use crate::cli::Opts;
 use crate::events::records;
 
@@ -152,14 +151,14 @@ pub fn register_game(skel: &BpfSkel<'_>, opts: &Opts) -> Result<()> {
     if opts.game_pid.is_empty() && opts.game_comm.is_none() {
         return Ok(());
     }
-    let procs = classes::scan_processes(Path::new("/proc"));
+    let procs = crate::detect::procinfo::scan_processes(Path::new("/proc"));
     let alive: Vec<u32> = opts
         .game_pid
         .iter()
         .copied()
         .filter(|pid| procs.iter().any(|p| p.pid == *pid))
         .collect();
-    let game = classes::game_processes(&procs, &alive, opts.game_comm.as_deref())?;
+    let game = crate::detect::named::game_processes(&procs, &alive, opts.game_comm.as_deref())?;
     let via = bpf_intf::gamer_class_via_GAMER_VIA_GAME_TGID;
     for tgid in &game {
         skel.maps

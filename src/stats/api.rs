@@ -19,44 +19,19 @@ use super::metrics::Metrics;
 /// loop as stalled (it publishes once a second).
 pub const HEALTH_MAX_AGE: Duration = Duration::from_secs(5);
 
+/// A response status: its code and reason phrase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Ok,
-    BadRequest,
-    Forbidden,
-    NotFound,
-    MethodNotAllowed,
-    HeadersTooLarge,
-    Unavailable,
-    VersionNotSupported,
-}
+pub struct Status(pub u16, &'static str);
 
 impl Status {
-    pub fn code(self) -> u16 {
-        match self {
-            Status::Ok => 200,
-            Status::BadRequest => 400,
-            Status::Forbidden => 403,
-            Status::NotFound => 404,
-            Status::MethodNotAllowed => 405,
-            Status::HeadersTooLarge => 431,
-            Status::Unavailable => 503,
-            Status::VersionNotSupported => 505,
-        }
-    }
-
-    fn reason(self) -> &'static str {
-        match self {
-            Status::Ok => "OK",
-            Status::BadRequest => "Bad Request",
-            Status::Forbidden => "Forbidden",
-            Status::NotFound => "Not Found",
-            Status::MethodNotAllowed => "Method Not Allowed",
-            Status::HeadersTooLarge => "Request Header Fields Too Large",
-            Status::Unavailable => "Service Unavailable",
-            Status::VersionNotSupported => "HTTP Version Not Supported",
-        }
-    }
+    pub const OK: Status = Status(200, "OK");
+    pub const BAD_REQUEST: Status = Status(400, "Bad Request");
+    pub const FORBIDDEN: Status = Status(403, "Forbidden");
+    pub const NOT_FOUND: Status = Status(404, "Not Found");
+    pub const METHOD_NOT_ALLOWED: Status = Status(405, "Method Not Allowed");
+    pub const HEADERS_TOO_LARGE: Status = Status(431, "Request Header Fields Too Large");
+    pub const UNAVAILABLE: Status = Status(503, "Service Unavailable");
+    pub const VERSION_NOT_SUPPORTED: Status = Status(505, "HTTP Version Not Supported");
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,40 +51,40 @@ pub struct Request {
 /// Read a request head (up to and including the blank line). On refusal,
 /// the status and a short reason for the response body.
 pub fn parse(head: &[u8]) -> Result<Request, (Status, &'static str)> {
-    let head = std::str::from_utf8(head).map_err(|_| (Status::BadRequest, "not UTF-8"))?;
+    let head = std::str::from_utf8(head).map_err(|_| (Status::BAD_REQUEST, "not UTF-8"))?;
     let mut lines = head.split("\r\n");
     let request_line = lines.next().unwrap_or("");
     let parts: Vec<&str> = request_line.split(' ').collect();
     let [method, target, version] = parts[..] else {
-        return Err((Status::BadRequest, "malformed request line"));
+        return Err((Status::BAD_REQUEST, "malformed request line"));
     };
     if method.is_empty()
         || !method
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-')
     {
-        return Err((Status::BadRequest, "malformed method"));
+        return Err((Status::BAD_REQUEST, "malformed method"));
     }
     if !target.starts_with('/') {
-        return Err((Status::BadRequest, "the target must be a path"));
+        return Err((Status::BAD_REQUEST, "the target must be a path"));
     }
     let http11 = match version {
         "HTTP/1.1" => true,
         "HTTP/1.0" => false,
         v if v.starts_with("HTTP/") => {
-            return Err((Status::VersionNotSupported, "HTTP/1.0 or HTTP/1.1 only"))
+            return Err((Status::VERSION_NOT_SUPPORTED, "HTTP/1.0 or HTTP/1.1 only"))
         }
-        _ => return Err((Status::BadRequest, "malformed version")),
+        _ => return Err((Status::BAD_REQUEST, "malformed version")),
     };
 
     let mut host = None;
     for line in lines.take_while(|l| !l.is_empty()) {
         let Some((name, value)) = line.split_once(':') else {
-            return Err((Status::BadRequest, "malformed header"));
+            return Err((Status::BAD_REQUEST, "malformed header"));
         };
         if name.eq_ignore_ascii_case("host") {
             if host.is_some() {
-                return Err((Status::BadRequest, "more than one Host header"));
+                return Err((Status::BAD_REQUEST, "more than one Host header"));
             }
             host = Some(value.trim());
         }
@@ -117,11 +92,11 @@ pub fn parse(head: &[u8]) -> Result<Request, (Status, &'static str)> {
     match host {
         Some(h) if !is_loopback_host(h) => {
             return Err((
-                Status::Forbidden,
+                Status::FORBIDDEN,
                 "Host must be 127.0.0.1, localhost or [::1]",
             ))
         }
-        None if http11 => return Err((Status::BadRequest, "HTTP/1.1 needs a Host header")),
+        None if http11 => return Err((Status::BAD_REQUEST, "HTTP/1.1 needs a Host header")),
         _ => {}
     }
 
@@ -129,12 +104,12 @@ pub fn parse(head: &[u8]) -> Result<Request, (Status, &'static str)> {
     let route = match path {
         "/metrics" => Route::Metrics,
         "/health" => Route::Health,
-        _ => return Err((Status::NotFound, "no such path; try /metrics or /health")),
+        _ => return Err((Status::NOT_FOUND, "no such path; try /metrics or /health")),
     };
     let head_only = match method {
         "GET" => false,
         "HEAD" => true,
-        _ => return Err((Status::MethodNotAllowed, "read-only: GET or HEAD")),
+        _ => return Err((Status::METHOD_NOT_ALLOWED, "read-only: GET or HEAD")),
     };
     Ok(Request { route, head_only })
 }
@@ -176,11 +151,11 @@ impl Response {
         let mut head = format!(
             "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
              Cache-Control: no-store\r\nConnection: close\r\n",
-            status.code(),
-            status.reason(),
+            status.0,
+            status.1,
             body.len()
         );
-        if status == Status::MethodNotAllowed {
+        if status == Status::METHOD_NOT_ALLOWED {
             head.push_str("Allow: GET, HEAD\r\n");
         }
         head.push_str("\r\n");
@@ -202,16 +177,16 @@ impl Response {
 pub fn health(latest: &Metrics, age: Option<Duration>, head_only: bool) -> Response {
     let (status, body) = match age {
         None => (
-            Status::Unavailable,
+            Status::UNAVAILABLE,
             serde_json::json!({ "status": "starting" }),
         ),
         Some(age) => {
             let status = if age <= HEALTH_MAX_AGE {
-                Status::Ok
+                Status::OK
             } else {
-                Status::Unavailable
+                Status::UNAVAILABLE
             };
-            let word = if status == Status::Ok { "ok" } else { "stale" };
+            let word = if status == Status::OK { "ok" } else { "stale" };
             (
                 status,
                 serde_json::json!({
@@ -260,41 +235,41 @@ mod tests {
         let h = "\r\nHost: 127.0.0.1\r\n\r\n";
         assert_eq!(
             req(&format!("POST /metrics HTTP/1.1{h}")),
-            Err(Status::MethodNotAllowed)
+            Err(Status::METHOD_NOT_ALLOWED)
         );
         assert_eq!(
             req(&format!("DELETE /health HTTP/1.1{h}")),
-            Err(Status::MethodNotAllowed)
+            Err(Status::METHOD_NOT_ALLOWED)
         );
-        assert_eq!(req(&format!("GET / HTTP/1.1{h}")), Err(Status::NotFound));
+        assert_eq!(req(&format!("GET / HTTP/1.1{h}")), Err(Status::NOT_FOUND));
         assert_eq!(
             req(&format!("POST /nothing HTTP/1.1{h}")),
-            Err(Status::NotFound)
+            Err(Status::NOT_FOUND)
         );
         assert_eq!(
             req(&format!("GET /metrics HTTP/2.0{h}")),
-            Err(Status::VersionNotSupported)
+            Err(Status::VERSION_NOT_SUPPORTED)
         );
         assert_eq!(
             req("GET /metrics HTTP/1.1\r\n\r\n"),
-            Err(Status::BadRequest)
+            Err(Status::BAD_REQUEST)
         );
-        assert_eq!(req("GET /metrics\r\n\r\n"), Err(Status::BadRequest));
+        assert_eq!(req("GET /metrics\r\n\r\n"), Err(Status::BAD_REQUEST));
         assert_eq!(
             req("GET  /metrics HTTP/1.1\r\n\r\n"),
-            Err(Status::BadRequest)
+            Err(Status::BAD_REQUEST)
         );
         assert_eq!(
             req(&format!("GET http://x/metrics HTTP/1.1{h}")),
-            Err(Status::BadRequest)
+            Err(Status::BAD_REQUEST)
         );
         assert_eq!(
             req("GET /metrics HTTP/1.1\r\nnocolon\r\n\r\n"),
-            Err(Status::BadRequest)
+            Err(Status::BAD_REQUEST)
         );
         assert_eq!(
             parse(b"GET /\xff HTTP/1.1\r\n\r\n").map_err(|e| e.0),
-            Err(Status::BadRequest)
+            Err(Status::BAD_REQUEST)
         );
     }
 
@@ -323,17 +298,17 @@ mod tests {
         }
         assert_eq!(
             req("GET /metrics HTTP/1.1\r\nHost: evil.example\r\n\r\n"),
-            Err(Status::Forbidden)
+            Err(Status::FORBIDDEN)
         );
         assert_eq!(
             req("GET /metrics HTTP/1.1\r\nHost: localhost\r\nhost: evil\r\n\r\n"),
-            Err(Status::BadRequest)
+            Err(Status::BAD_REQUEST)
         );
     }
 
     #[test]
     fn responses_have_length_and_close() {
-        let r = Response::refusal(Status::MethodNotAllowed, "read-only");
+        let r = Response::refusal(Status::METHOD_NOT_ALLOWED, "read-only");
         let head = String::from_utf8(r.head.clone()).unwrap();
         assert!(head.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"));
         assert!(head.contains("Allow: GET, HEAD\r\n"));
@@ -341,7 +316,7 @@ mod tests {
         assert!(head.contains("Connection: close\r\n"));
         assert!(head.ends_with("\r\n\r\n"));
 
-        let h = Response::new(Status::Ok, Arc::from(&b"{}\n"[..]), true);
+        let h = Response::new(Status::OK, Arc::from(&b"{}\n"[..]), true);
         assert!(String::from_utf8(h.head)
             .unwrap()
             .contains("Content-Length: 3\r\n"));

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //
-// The `--debug-api` HTTP server: one thread polling a loopback listener and
-// its connections, all non-blocking. HTTP/1.1 with one request per
-// connection is all two read-only JSON endpoints need, so std::net and
-// poll(2) do it without an async runtime or an HTTP crate.
+// The `--debug-api` HTTP server: a thread accepting on a loopback listener,
+// and a short-lived thread per connection that reads one request head,
+// sends one response and closes. HTTP/1.1 with one request per connection
+// is all two read-only JSON endpoints need, so std::net does it without an
+// async runtime or an HTTP crate; api.rs says what is answered.
 //
 // Bounds, so no client can take the server from the others:
 // - at most `max_connections` open; a new connection beyond that closes the
@@ -13,17 +14,16 @@
 // The metrics body is serialized once per snapshot and shared by every
 // response that sends it.
 
+use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::os::fd::AsFd;
-use std::os::unix::net::UnixStream;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use log::warn;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::api::{self, Request, Response, Route, Status};
 use super::metrics::Metrics;
@@ -46,10 +46,11 @@ impl Default for Limits {
     }
 }
 
-/// The running server. Dropping it stops the thread and closes the port.
+/// The running server. Dropping it stops accepting and closes the port;
+/// connections still open end by their timeout at the latest.
 pub struct DebugApi {
     addr: SocketAddr,
-    wake: UnixStream,
+    stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -62,12 +63,28 @@ impl DebugApi {
 
 impl Drop for DebugApi {
     fn drop(&mut self) {
-        let _ = self.wake.write_all(&[1]);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        self.stop.store(true, Ordering::Release);
+        // Wake the blocking accept; it sees `stop` and drops the listener.
+        // Without that wake-up the thread is left, not waited for.
+        if TcpStream::connect(self.addr).is_ok() {
+            if let Some(t) = self.thread.take() {
+                let _ = t.join();
+            }
         }
     }
 }
+
+/// What every connection's thread shares.
+struct Shared {
+    publisher: Arc<Publisher>,
+    limits: Limits,
+    /// The open connections, oldest first, each with its number.
+    open: Mutex<VecDeque<(u64, TcpStream)>>,
+    cache: Mutex<Cached>,
+}
+
+/// The last snapshot served and its JSON.
+type Cached = Option<(Arc<Metrics>, Arc<[u8]>)>;
 
 /// Serve `publisher`'s snapshots at `addr`, which must be a loopback
 /// address. A port already in use is an error that says so.
@@ -90,253 +107,147 @@ pub fn start_debug_api(
         ),
         _ => anyhow::Error::new(e).context(format!("--debug-api: binding {addr}")),
     })?;
-    listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
-    let (wake, woken) = UnixStream::pair().context("creating the debug API's wake-up pair")?;
-    let server = Server {
+    let stop = Arc::new(AtomicBool::new(false));
+    let shared = Arc::new(Shared {
         publisher,
-        listener,
-        woken,
         limits,
-        conns: Vec::new(),
-        cache: None,
-    };
+        open: Mutex::new(VecDeque::new()),
+        cache: Mutex::new(None),
+    });
+    let stopping = Arc::clone(&stop);
     let thread = std::thread::Builder::new()
         .name("debug-api".into())
-        .spawn(move || server.run())
+        .spawn(move || accept_loop(&listener, &shared, &stopping))
         .context("starting the debug API thread")?;
     Ok(DebugApi {
         addr,
-        wake,
+        stop,
         thread: Some(thread),
     })
 }
 
-enum State {
-    /// Reading the request head.
-    Reading(Vec<u8>),
-    /// Sending the response: head, then body, from `sent` bytes on.
-    Writing(Response, usize),
-    /// Response sent and our side shut: reading until the client closes, so
-    /// unread request bytes do not turn the close into a reset.
-    Draining,
-}
-
-struct Conn {
-    stream: TcpStream,
-    state: State,
-    deadline: Instant,
-}
-
-struct Server {
-    publisher: Arc<Publisher>,
-    listener: TcpListener,
-    woken: UnixStream,
-    limits: Limits,
-    /// Oldest first.
-    conns: Vec<Conn>,
-    /// The last snapshot served and its JSON.
-    cache: Option<(Arc<Metrics>, Arc<[u8]>)>,
-}
-
-impl Server {
-    fn run(mut self) {
-        loop {
-            let now = Instant::now();
-            self.conns.retain(|c| c.deadline > now);
-            let next_deadline = self.conns.iter().map(|c| c.deadline).min();
-            let timeout = match next_deadline {
-                Some(d) => PollTimeout::try_from(d.saturating_duration_since(now))
-                    .unwrap_or(PollTimeout::MAX),
-                None => PollTimeout::NONE,
-            };
-
-            let mut fds = Vec::with_capacity(self.conns.len() + 2);
-            fds.push(PollFd::new(self.woken.as_fd(), PollFlags::POLLIN));
-            fds.push(PollFd::new(self.listener.as_fd(), PollFlags::POLLIN));
-            for c in &self.conns {
-                let want = match c.state {
-                    State::Writing(..) => PollFlags::POLLOUT,
-                    State::Reading(_) | State::Draining => PollFlags::POLLIN,
-                };
-                fds.push(PollFd::new(c.stream.as_fd(), want));
-            }
-            match poll(&mut fds, timeout) {
-                Ok(_) => {}
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => {
-                    warn!("debug API stopped: poll failed: {e}");
-                    return;
+fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, stop: &AtomicBool) {
+    for id in 0u64.. {
+        let stream = listener.accept().map(|(s, _)| s);
+        if stop.load(Ordering::Acquire) {
+            return;
+        }
+        let Ok((stream, watched)) = stream.and_then(|s| Ok((s.try_clone()?, s))) else {
+            // A connection reset before we took it, or no fds left for
+            // now: try again shortly.
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        };
+        {
+            let mut open = shared.open.lock().unwrap_or_else(|e| e.into_inner());
+            while open.len() >= shared.limits.max_connections.max(1) {
+                if let Some((_, oldest)) = open.pop_front() {
+                    let _ = oldest.shutdown(Shutdown::Both);
                 }
             }
-            let ready: Vec<bool> = fds
-                .iter()
-                .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
-                .collect();
-            drop(fds);
-
-            if ready[0] {
-                return;
-            }
-            // Serve the connections poll saw before accepting new ones: an
-            // accept may close the oldest and shift the list.
-            let mut closed = Vec::new();
-            for (i, c) in self.conns.iter_mut().enumerate() {
-                if ready[i + 2] && !advance(c, &self.publisher, &mut self.cache, &self.limits) {
-                    closed.push(i);
-                }
-            }
-            for i in closed.into_iter().rev() {
-                self.conns.remove(i);
-            }
-            if ready[1] {
-                self.accept();
-            }
+            open.push_back((id, watched));
         }
-    }
-
-    fn accept(&mut self) {
-        for _ in 0..self.limits.max_connections.max(1) {
-            match self.listener.accept() {
-                Ok((stream, _)) => {
-                    if stream.set_nonblocking(true).is_err() {
-                        continue;
-                    }
-                    if self.conns.len() >= self.limits.max_connections {
-                        self.conns.remove(0);
-                    }
-                    self.conns.push(Conn {
-                        stream,
-                        state: State::Reading(Vec::new()),
-                        deadline: Instant::now() + self.limits.timeout,
-                    });
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                // A connection reset before we took it, or no fds left for
-                // now: try again on the next wakeup.
-                Err(_) => return,
-            }
+        let shared_conn = Arc::clone(shared);
+        let spawned = std::thread::Builder::new()
+            .name("debug-api-conn".into())
+            .spawn(move || {
+                serve(stream, &shared_conn);
+                let mut open = shared_conn.open.lock().unwrap_or_else(|e| e.into_inner());
+                open.retain(|(i, _)| *i != id);
+            });
+        if let Err(e) = spawned {
+            warn!("debug API: no thread for a connection: {e}");
+            shared
+                .open
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .retain(|(i, _)| *i != id);
         }
     }
 }
 
-/// Move one connection on as far as it goes without blocking. False when it
-/// is finished and should be closed.
-fn advance(
-    c: &mut Conn,
-    publisher: &Publisher,
-    cache: &mut Option<(Arc<Metrics>, Arc<[u8]>)>,
-    limits: &Limits,
-) -> bool {
-    if let State::Reading(buf) = &mut c.state {
-        match read_head(&mut c.stream, buf, limits.max_request_bytes) {
-            Head::Incomplete => return true,
-            Head::Closed => return false,
-            Head::TooLarge => {
-                let r = Response::refusal(Status::HeadersTooLarge, "request head too large");
-                c.state = State::Writing(r, 0);
-            }
-            Head::Complete(len) => {
-                let r = respond(&buf[..len], publisher, cache);
-                c.state = State::Writing(r, 0);
-            }
-        }
+/// One connection, from its request to its close, within the timeout.
+fn serve(mut stream: TcpStream, shared: &Shared) {
+    let deadline = Instant::now() + shared.limits.timeout;
+    let response = match read_head(&mut stream, shared.limits.max_request_bytes, deadline) {
+        Ok(Some(head)) => respond(&head, shared),
+        Ok(None) => Response::refusal(Status::HEADERS_TOO_LARGE, "request head too large"),
+        Err(_) => return,
+    };
+    let sent = left(deadline)
+        .and_then(|t| stream.set_write_timeout(Some(t)))
+        .and_then(|()| stream.write_all(&response.head))
+        .and_then(|()| stream.write_all(&response.body));
+    if sent.is_err() {
+        return;
     }
-    if let State::Writing(r, sent) = &mut c.state {
-        match write_response(&mut c.stream, r, sent) {
-            Ok(true) => {
-                let _ = c.stream.shutdown(Shutdown::Write);
-                c.state = State::Draining;
-            }
-            Ok(false) => return true,
-            Err(_) => return false,
-        }
-    }
-    // Draining: read and discard until the client closes.
+    // Read until the client closes, so unread request bytes do not turn
+    // the close into a reset.
+    let _ = stream.shutdown(Shutdown::Write);
     let mut scratch = [0u8; 1024];
-    loop {
-        match c.stream.read(&mut scratch) {
-            Ok(0) => return false,
-            Ok(_) => continue,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => return false,
+    while let Ok(t) = left(deadline) {
+        match stream
+            .set_read_timeout(Some(t))
+            .and_then(|()| stream.read(&mut scratch))
+        {
+            Ok(0) => return,
+            Err(e) if e.kind() != io::ErrorKind::Interrupted => return,
+            _ => {}
         }
     }
 }
 
-enum Head {
-    Incomplete,
-    Closed,
-    TooLarge,
-    /// The head is the first this many bytes.
-    Complete(usize),
+/// The time to `deadline`; an error once it has passed.
+fn left(deadline: Instant) -> io::Result<Duration> {
+    deadline
+        .checked_duration_since(Instant::now())
+        .filter(|t| !t.is_zero())
+        .ok_or_else(|| io::ErrorKind::TimedOut.into())
 }
 
-fn read_head(stream: &mut TcpStream, buf: &mut Vec<u8>, max: usize) -> Head {
+/// The request head, up to and including its blank line; None when it is
+/// longer than `max`.
+fn read_head(stream: &mut TcpStream, max: usize, deadline: Instant) -> io::Result<Option<Vec<u8>>> {
+    let mut buf = Vec::new();
     let mut chunk = [0u8; 2048];
     loop {
         let room = max.saturating_sub(buf.len()).min(chunk.len());
         if room == 0 {
-            return Head::TooLarge;
+            return Ok(None);
         }
-        match stream.read(&mut chunk[..room]) {
-            Ok(0) => return Head::Closed,
-            Ok(n) => {
-                let from = buf.len().saturating_sub(3);
-                buf.extend_from_slice(&chunk[..n]);
-                if let Some(at) = buf[from..].windows(4).position(|w| w == b"\r\n\r\n") {
-                    return Head::Complete(from + at + 4);
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Head::Incomplete,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => return Head::Closed,
-        }
-    }
-}
-
-/// Write what the socket takes. True once everything is sent.
-fn write_response(stream: &mut TcpStream, r: &Response, sent: &mut usize) -> io::Result<bool> {
-    let total = r.head.len() + r.body.len();
-    while *sent < total {
-        let rest = if *sent < r.head.len() {
-            &r.head[*sent..]
-        } else {
-            &r.body[*sent - r.head.len()..]
-        };
-        match stream.write(rest) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => *sent += n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+        stream.set_read_timeout(Some(left(deadline)?))?;
+        let n = match stream.read(&mut chunk[..room]) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
+        };
+        let from = buf.len().saturating_sub(3);
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(at) = buf[from..].windows(4).position(|w| w == b"\r\n\r\n") {
+            buf.truncate(from + at + 4);
+            return Ok(Some(buf));
         }
     }
-    Ok(true)
 }
 
-fn respond(
-    head: &[u8],
-    publisher: &Publisher,
-    cache: &mut Option<(Arc<Metrics>, Arc<[u8]>)>,
-) -> Response {
+fn respond(head: &[u8], shared: &Shared) -> Response {
     let Request { route, head_only } = match api::parse(head) {
         Ok(r) => r,
         Err((status, why)) => return Response::refusal(status, why),
     };
+    let publisher = &shared.publisher;
     let latest = publisher.latest();
     match route {
         Route::Health => api::health(&latest, publisher.age(), head_only),
         Route::Metrics => {
-            let body = match cache {
+            let mut cache = shared.cache.lock().unwrap_or_else(|e| e.into_inner());
+            let body = match cache.as_ref() {
                 Some((m, body)) if Arc::ptr_eq(m, &latest) => Arc::clone(body),
                 _ => {
-                    let mut json = match serde_json::to_vec(latest.as_ref()) {
-                        Ok(j) => j,
-                        Err(_) => {
-                            return Response::refusal(Status::Unavailable, "serialization failed")
-                        }
+                    let Ok(mut json) = serde_json::to_vec(latest.as_ref()) else {
+                        return Response::refusal(Status::UNAVAILABLE, "serialization failed");
                     };
                     json.push(b'\n');
                     let body: Arc<[u8]> = Arc::from(json);
@@ -344,7 +255,7 @@ fn respond(
                     body
                 }
             };
-            Response::new(Status::Ok, body, head_only)
+            Response::new(Status::OK, body, head_only)
         }
     }
 }

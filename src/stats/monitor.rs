@@ -80,79 +80,55 @@ fn show(
     json: bool,
     signals: &SignalFd,
 ) -> Result<()> {
-    if json {
-        print_each(client, interval, signals, |m| {
+    if !json && io::stdout().is_terminal() {
+        let stdin = io::stdin();
+        let keys = stdin.is_terminal().then_some(&stdin);
+        let mut screen = Screen::enter(keys.is_some())?;
+        let mut first = true;
+        return each_snapshot(client, interval, signals, keys, |m, resized| {
+            screen.draw(m, resized || std::mem::take(&mut first))?;
+            Ok(true)
+        });
+    }
+    let mut out = io::stdout().lock();
+    each_snapshot(client, interval, signals, None, |m, resized| {
+        if resized {
+            return Ok(true);
+        }
+        let text = if json {
             serde_json::to_string(m)
                 .map(|s| s + "\n")
                 .unwrap_or_default()
-        })
-    } else if io::stdout().is_terminal() {
-        full_screen(client, interval, signals)
-    } else {
-        print_each(client, interval, signals, format_block)
-    }
+        } else {
+            format_block(m)
+        };
+        match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+            // Whoever read the output has gone: nothing left to do.
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(false),
+            r => r.context("writing to stdout").map(|()| true),
+        }
+    })
 }
 
-fn print_each(
+/// Fetch a snapshot every `interval` and hand it to `show` (with `true`
+/// when it is the same one again, after a resize), until a signal that
+/// stops, a quit key on `keys`, or `show` saying the reader has gone.
+fn each_snapshot(
     client: &mut MonitorClient,
     interval: Duration,
     signals: &SignalFd,
-    format: impl Fn(&Metrics) -> String,
+    keys: Option<&io::Stdin>,
+    mut show: impl FnMut(&Metrics, bool) -> Result<bool>,
 ) -> Result<()> {
-    let mut out = io::stdout().lock();
-    loop {
-        let m = client.fetch()?;
-        match out
-            .write_all(format(&m).as_bytes())
-            .and_then(|()| out.flush())
-        {
-            // Whoever read the output has gone: nothing left to do.
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
-            r => r.context("writing to stdout")?,
-        }
-        if stop_signalled(signals, interval)? {
-            return Ok(());
-        }
-    }
-}
-
-/// Wait up to `wait` for a signal; true when one that stops arrived (a
-/// resize does not).
-fn stop_signalled(signals: &SignalFd, wait: Duration) -> Result<bool> {
-    let deadline = Instant::now() + wait;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Ok(false);
-        }
-        let mut fds = [PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
-        match poll(
-            &mut fds,
-            PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX),
-        ) {
-            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-            Err(e) => return Err(e).context("waiting for signals"),
-        }
-        while let Some(info) = signals.read_signal().context("reading signalfd")? {
-            if info.ssi_signo != Signal::SIGWINCH as u32 {
-                return Ok(true);
-            }
-        }
-    }
-}
-
-fn full_screen(client: &mut MonitorClient, interval: Duration, signals: &SignalFd) -> Result<()> {
-    let stdin = io::stdin();
-    let keys = stdin.is_terminal();
-
     let mut latest = client.fetch()?;
-    let mut screen = Screen::enter(keys)?;
-    screen.draw(&latest, true)?;
+    if !show(&latest, false)? {
+        return Ok(());
+    }
     let mut next = Instant::now() + interval;
     loop {
         let wait = next.saturating_duration_since(Instant::now());
         let mut fds = vec![PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
-        if keys {
+        if let Some(stdin) = keys {
             fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
         }
         match poll(
@@ -170,25 +146,28 @@ fn full_screen(client: &mut MonitorClient, interval: Duration, signals: &SignalF
         let (signalled, typed) = (ready(0), ready(1));
         drop(fds);
 
-        if typed && quit_key(&mut stdin.lock())? {
-            return Ok(());
+        if let Some(stdin) = keys.filter(|_| typed) {
+            if quit_key(&mut stdin.lock())? {
+                return Ok(());
+            }
         }
         if signalled {
             let mut resized = false;
             while let Some(info) = signals.read_signal().context("reading signalfd")? {
-                if info.ssi_signo == Signal::SIGWINCH as u32 {
-                    resized = true;
-                } else {
+                if info.ssi_signo != Signal::SIGWINCH as u32 {
                     return Ok(());
                 }
+                resized = true;
             }
-            if resized {
-                screen.draw(&latest, true)?;
+            if resized && !show(&latest, true)? {
+                return Ok(());
             }
         }
         if Instant::now() >= next {
             latest = client.fetch()?;
-            screen.draw(&latest, false)?;
+            if !show(&latest, false)? {
+                return Ok(());
+            }
             next = (next + interval).max(Instant::now());
         }
     }
