@@ -120,11 +120,14 @@ start_load() {
 # frames (crtc, vblank sequence and timestamp, to the nanosecond) and the
 # match goes in as "present_check".
 run_kmscube() {
-	local secs=$1 s=$2 kind=$3 dir=$VM_WORK/kmscube from cube
+	local secs=$1 s=$2 kind=$3 dir=$VM_WORK/kmscube from cube wrap=()
 	rm -rf "$dir" "$VM_WORK/kmscube.start"
+	# scx_gamer is given its game as a player gives it: kmscube is started
+	# through the launch wrapper. scx_gamer_nohint keeps it unnamed.
+	[ "$s" != scx_gamer ] || wrap=(--wrap "$BENCH_BIN/scx_gamer run --")
 	from=0
 	[ ! -e "$VM_OUT/$s.log" ] || from=$(wc -l <"$VM_OUT/$s.log")
-	bash "$SCX_GAMER_SRC/tests/vm/helpers/kmscube_frames.sh" --renderer llvmpipe --warmup 5 \
+	bash "$SCX_GAMER_SRC/tests/vm/helpers/kmscube_frames.sh" --renderer llvmpipe --warmup 5 "${wrap[@]}" \
 		--seconds "$secs" --start-file "$VM_WORK/kmscube.start" "$dir" >"$VM_WORK/kmscube.out" 2>&1 &
 	cube=$!
 	# The helper gives up by itself after 300 s of warm-up.

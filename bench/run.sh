@@ -24,8 +24,10 @@
 # and neighbouring VMs cannot reach it (docs/benchmarks.md says what it
 # cannot show). --clock host runs on the host's clock, for KVM or real
 # hardware. idle-60 and idle-144 run the frame loops with no load: the floor
-# of frames the VM itself loses. scx_gamer runs with --game-comm gamesim;
-# scx_gamer_nohint with no flags and scx_gamer_nopolicy with --no-policy.
+# of frames the VM itself loses. scx_gamer runs with --game-comm gamesim
+# and starts kmscube through `scx_gamer run --`, as a player starts a game;
+# scx_gamer_nohint with no flags (kmscube unnamed, only the compositor) and
+# scx_gamer_nopolicy with --no-policy.
 # Writes DIR/results.jsonl (every run), DIR/<scenario>.md and .svg,
 # DIR/spread.svg and DIR/summary.md. The peers come from
 # bench/setup-peers.sh (built into the cache the first time they are used).

@@ -27,6 +27,11 @@ struct task_ctx {
 	u64 vruntime;
 	/* Weighted CPU time used since the task last woke up. */
 	u64 awake_vtime;
+	/*
+	 * Weighted CPU time used while running as a critical task since it
+	 * last waited on the shared queue: forgiven there (policy.bpf.c).
+	 */
+	u64 crit_vtime;
 	/* When the task last started running, or 0 while it is not running. */
 	u64 exec_start;
 	/* The deadline it was last queued with. */
@@ -98,7 +103,7 @@ bool dispatch_queued(s32 cpu);
 void policy_cpu_hotplug(s32 cpu);
 void preempt_for(struct task_struct *p, struct task_ctx *tctx);
 void policy_running(struct task_struct *p, struct task_ctx *tctx);
-void policy_stopping(void);
+void policy_stopping(struct task_ctx *tctx, u64 delta);
 void policy_wakeup(struct task_struct *p, struct task_ctx *tctx);
 
 /* Defined in classify.bpf.c; main.bpf.c calls them from its callbacks. */

@@ -308,10 +308,10 @@ void BPF_STRUCT_OPS(gamer_stopping, struct task_struct *p, bool runnable)
 		events_runnable(tctx, false);
 
 	now = scx_bpf_now();
-	policy_stopping();
 	ran = time_since(now, tctx->exec_start);
 	classify_account(tctx, ran);
 	delta = scale_by_task_weight_inverse(p, ran);
+	policy_stopping(tctx, delta);
 	tctx->exec_start = 0;
 	tctx->awake_ns += ran;
 

@@ -64,11 +64,14 @@
  * is queued and no CPU is idle, it looks at a few CPUs (its previous one and
  * PREEMPT_SAMPLE - 1 from a random start, so the cost does not grow with the
  * machine) and kicks the one running the non-critical task with the latest
- * deadline, if that deadline is later than its own and no other waker has
- * kicked that CPU since it last switched tasks. The critical task then gets
- * a CPU now rather than at the next tick. Plain short tasks are never a
- * reason to kick: preempting for them was measured to cost frames and hog
- * throughput alike (docs/benchmarks.md).
+ * deadline, if no other waker has kicked that CPU since it last switched
+ * tasks, it is no kernel thread (it may hold a lock the waker needs), and
+ * either that deadline is later than its own or that task is a hog. The critical task then gets a CPU now rather than at the next tick.
+ * A hog is a victim whatever the deadlines, as the critical queue goes
+ * first anyway: the kick saves the wait for its slice to end, which with no
+ * game named (hogs not demoted) a renderer using more CPU than a hog paid
+ * on every wakeup. Plain short tasks are never a reason to kick: it was
+ * measured to cost frames and hog throughput alike (docs/benchmarks.md).
  *
  * Background demotion of hogs applies only while a game thread has run
  * within the last game_idle_ns: with no game, the scheduler is a plain fair
@@ -96,6 +99,8 @@ const volatile bool policy_off;
 u64 last_input_ns;
 /* The last time a game thread started running. */
 static u64 last_game_ns;
+/* The largest vruntime seen starting among non-critical tasks: vtime_now for the shared queue. */
+static u64 vtime_shared;
 /* When a CPU last looked through the queues for tasks waiting too long. */
 static u64 aged_scan_ns;
 
@@ -105,8 +110,11 @@ struct cpu_ctx {
 	u64 running_deadline;
 	/* When this CPU last served the shared queue, or last saw it empty. */
 	u64 shared_served_ns;
-	/* Whether that task is critical (never preempted for another). */
-	bool running_critical;
+	/*
+	 * Whether that task is critical or a kernel thread (never preempted
+	 * for another), or a hog (preempted for any critical one).
+	 */
+	bool running_critical, running_kthread, running_hog;
 	/* A waker kicked this CPU and it has not switched tasks since. */
 	u32 kicked;
 };
@@ -229,14 +237,41 @@ static u64 deadline_of(const struct task_ctx *tctx, u64 now)
 /*
  * The virtual deadline @p is queued with. A task that slept is first pulled
  * up to within slice_lag_ns of @vtime_now, which bounds its head start.
+ * (Against vtime_shared for shared tasks, a plain periodic task's p99 wait
+ * under tests/vm/crowd.sh's crowd grew from 21 ms to 136 ms.)
+ *
+ * Bound for the shared queue, a task is forgiven the vruntime it gained as
+ * a critical task, down to no earlier than vtime_shared. A classed thread
+ * runs first on the critical queue whatever its vruntime, which so runs
+ * ahead of the shared tasks' by all the CPU it took; once it burns a slice
+ * and waits on the shared queue as a hog, that lead would keep it behind
+ * every shared task until they caught up. Forgiven, it competes from level,
+ * still paying for its runtime since it woke; a shared task's own vruntime
+ * (a nice-19 one) is untouched. A kernel thread there (a hog, or it would
+ * be critical) goes no later than the queue's front whatever its nice
+ * level: khugepaged, nice 19, was seen holding a renderer's mmap lock while
+ * it waited its turn behind CPU hogs, 300 ms at a time. For the same reason
+ * a kernel thread is never preempted.
  */
 __hidden u64 task_deadline(struct task_ctx *tctx, u64 vtime_now)
 {
+	bool shared = !policy_off && !task_is_critical(tctx);
 	u64 vtime_min = vtime_now > slice_lag_ns ? vtime_now - slice_lag_ns : 0;
 	u64 now = bpf_ktime_get_ns();
 
 	if (time_before(tctx->vruntime, vtime_min))
 		tctx->vruntime = vtime_min;
+	if (shared && tctx->crit_vtime) {
+		if (time_after(tctx->vruntime, vtime_shared)) {
+			u64 lead = tctx->vruntime - vtime_shared;
+
+			tctx->vruntime -= lead < tctx->crit_vtime ? lead : tctx->crit_vtime;
+		}
+		tctx->crit_vtime = 0;
+	}
+	/* A kernel thread may hold a lock a critical task waits for. */
+	if (shared && tctx->kthread && time_after(tctx->vruntime, vtime_shared))
+		tctx->vruntime = vtime_shared;
 
 	tctx->deadline = deadline_of(tctx, now);
 	if (!policy_off && input_boosted(tctx->class_mask, now))
@@ -336,13 +371,13 @@ __hidden bool dispatch_queued(s32 cpu)
 /*
  * @p, critical and holding a class, was queued with @tctx->deadline and no
  * CPU was idle: kick, among a few CPUs it may run on, the one running the
- * non-critical task with the latest deadline later than @p's, unless
- * another waker has kicked it already.
+ * latest-deadline non-critical user task, if that is a hog or its deadline
+ * is later than @p's, unless another waker has kicked it already.
  */
 __hidden void preempt_for(struct task_struct *p, struct task_ctx *tctx)
 {
 	struct cpu_ctx *cctx, *vctx = NULL;
-	u64 worst = tctx->deadline + 1;
+	u64 worst = 0;
 	u32 nr = scx_bpf_nr_cpu_ids(), start, i, zero = 0;
 	s32 victim = -1;
 
@@ -358,9 +393,12 @@ __hidden void preempt_for(struct task_struct *p, struct task_ctx *tctx)
 		if (cpu >= nr || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
 			continue;
 		cctx = bpf_map_lookup_percpu_elem(&cpu_ctxs, &zero, cpu);
-		if (!cctx || !cctx->running_deadline || cctx->running_critical || cctx->kicked)
+		if (!cctx || !cctx->running_deadline || cctx->running_critical ||
+		    cctx->running_kthread || cctx->kicked)
 			continue;
-		if (time_after(cctx->running_deadline, worst)) {
+		if (!cctx->running_hog && !time_after(cctx->running_deadline, tctx->deadline + 1))
+			continue;
+		if (!vctx || time_after(cctx->running_deadline, worst)) {
 			worst = cctx->running_deadline;
 			victim = cpu;
 			vctx = cctx;
@@ -394,13 +432,19 @@ __hidden void policy_running(struct task_struct *p, struct task_ctx *tctx)
 	 */
 	cctx->running_deadline = deadline_of(tctx, now) + 1;
 	cctx->running_critical = task_is_critical(tctx);
+	cctx->running_hog = task_is_hog(tctx);
+	cctx->running_kthread = tctx->kthread;
+	if (!cctx->running_critical && time_before(vtime_shared, tctx->vruntime))
+		vtime_shared = tctx->vruntime;
 }
 
-/* @p stops running on this CPU. */
-__hidden void policy_stopping(void)
+/* The task of @tctx stops running on this CPU, having gained @delta of vruntime. */
+__hidden void policy_stopping(struct task_ctx *tctx, u64 delta)
 {
 	struct cpu_ctx *cctx = this_cpu_ctx();
 
+	if (cctx && cctx->running_deadline && cctx->running_critical)
+		tctx->crit_vtime += delta;
 	if (cctx)
 		cctx->running_deadline = 0;
 }

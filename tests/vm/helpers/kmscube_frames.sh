@@ -6,7 +6,7 @@
 # any scheduler (it needs nothing of scx_gamer).
 #
 #   kmscube_frames.sh [--frames N | --seconds S [--start-file FILE]] [--warmup N]
-#                     [--renderer softpipe|llvmpipe] [--card DEV] OUT_DIR
+#                     [--renderer softpipe|llvmpipe] [--card DEV] [--wrap CMD] OUT_DIR
 #
 # --frames N: kmscube draws N frames (default 300) and stops. --seconds S:
 # kmscube draws until S seconds (the guest's clock) have passed and is then
@@ -15,7 +15,10 @@
 # the --warmup frames are on screen (llvmpipe compiles its shaders for many
 # seconds first), create FILE, so that the caller starts its load, wait 1 s,
 # and only then start the S seconds measured: the figures cover the frames
-# presented in that window, and none of the warm-up.
+# presented in that window, and none of the warm-up. --wrap CMD: start
+# kmscube through CMD (words split on spaces), as a player starts a game
+# through a launcher, e.g. `--wrap "scx_gamer run --"`; CMD must exec
+# kmscube, so that kmscube.pid still names kmscube's process (checked).
 #
 # Needs root, virtio-gpu loaded with nothing else holding the display, and
 # tracefs. The drm_vblank_event_delivered tracepoint gives each flip
@@ -37,9 +40,9 @@
 set -euo pipefail
 export LC_ALL=C
 
-frames=300 seconds="" start_file="" warmup=10 renderer=softpipe card=/dev/dri/card0 out=""
+frames=300 seconds="" start_file="" warmup=10 renderer=softpipe card=/dev/dri/card0 wrap="" out=""
 usage() {
-	echo "usage: $0 [--frames N | --seconds S [--start-file FILE]] [--warmup N] [--renderer softpipe|llvmpipe] [--card DEV] OUT_DIR" >&2
+	echo "usage: $0 [--frames N | --seconds S [--start-file FILE]] [--warmup N] [--renderer softpipe|llvmpipe] [--card DEV] [--wrap CMD] OUT_DIR" >&2
 	exit 2
 }
 while [ $# -gt 0 ]; do
@@ -50,6 +53,7 @@ while [ $# -gt 0 ]; do
 	--warmup) warmup=${2:-}; shift 2 ;;
 	--renderer) renderer=${2:-}; shift 2 ;;
 	--card) card=${2:-}; shift 2 ;;
+	--wrap) wrap=${2:-}; [ -n "$wrap" ] || usage; shift 2 ;;
 	-*) usage ;;
 	*) [ -z "$out" ] || usage; out=$1; shift ;;
 	esac
@@ -93,10 +97,20 @@ echo 1 >$T/tracing_on
 mkfifo "$work/stdin"
 exec 9<>"$work/stdin"
 rc=0
+read -r -a wrap_cmd <<<"$wrap"
 GALLIUM_DRIVER=$renderer MESA_SHADER_CACHE_DISABLE=true \
-	kmscube -D "$card" -c "$frames" <&9 >"$out/kmscube.log" 2>&1 &
+	"${wrap_cmd[@]}" kmscube -D "$card" -c "$frames" <&9 >"$out/kmscube.log" 2>&1 &
 cube=$!
 echo "$cube" >"$out/kmscube.pid"
+if [ -n "$wrap" ]; then
+	# The wrapper execs kmscube in the same process: wait for that exec.
+	for _ in $(seq 1 100); do
+		[ "$(cat /proc/$cube/comm 2>/dev/null)" != kmscube ] || break
+		sleep 0.1
+	done
+	[ "$(cat /proc/$cube/comm 2>/dev/null)" = kmscube ] ||
+		{ echo "--wrap '$wrap' did not exec kmscube in process $cube" >&2; kill "$cube" 2>/dev/null; exit 1; }
+fi
 # Frames delivered to a process so far.
 delivered() { grep -v 'drm_vblank_event_delivered: file=0000000000000000,' $T/trace | grep -c 'drm_vblank_event_delivered:' || true; }
 first_seq=""
