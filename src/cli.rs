@@ -71,10 +71,10 @@ pub struct Opts {
     #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1_000..=1_000_000))]
     pub starve_us: u64,
 
-    /// Wait guard: a task that has waited this long runs next, out of
-    /// turn, whatever its deadline, in milliseconds. The queues are checked
-    /// for one such task at most four times per bound, so it is a safety
-    /// net against starvation, not a hard bound under a crowd.
+    /// Wait guard, in milliseconds: eight times per bound every task that
+    /// has waited over half of it is moved to a queue every CPU serves
+    /// first, whatever its deadline. It bounds every wait while the CPUs
+    /// can run each such task once in the other half of the bound.
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(50..=10_000))]
     pub max_wait_ms: u64,
 
