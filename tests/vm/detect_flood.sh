@@ -203,9 +203,12 @@ grep -E 'game detected|events:|channel detect|not reported' "$log" || true
 refused=$(sed -n 's/.*uid 1000: \([0-9]*\) execs not reported.*/\1/p' "$log")
 [ -n "$refused" ] || fail "no execs of uid 1000 were counted as over its share"
 # At least half the overflow: one run on 2 vCPUs let 4 execs past the
-# share (96 refused of 100).
-[ "$refused" -ge $(((LIVE - 1024) / 2)) ] && [ "$refused" -le $((LIVE - 1024)) ] ||
-	fail "$refused execs counted over the share, expected $(((LIVE - 1024) / 2)) to $((LIVE - 1024))"
+# share (96 refused of 100). At most the overflow plus the entries the user
+# already held when the hold began (the launch's processes, still alive):
+# one run refused 103 with 3 such entries.
+over=$((LIVE - 1024 + end_entries))
+[ "$refused" -ge $(((LIVE - 1024) / 2)) ] && [ "$refused" -le "$over" ] ||
+	fail "$refused execs counted over the share, expected $(((LIVE - 1024) / 2)) to $over"
 echo "ok: $refused of $LIVE held execs counted over uid 1000's share of 1024"
 
 # Every exec the kernel saw and every flood process's exit is an event BPF
