@@ -65,13 +65,16 @@
  * PREEMPT_SAMPLE - 1 from a random start, so the cost does not grow with the
  * machine) and kicks the one running the non-critical task with the latest
  * deadline, if no other waker has kicked that CPU since it last switched
- * tasks, it is no kernel thread (it may hold a lock the waker needs), and
- * either that deadline is later than its own or that task is a hog. The critical task then gets a CPU now rather than at the next tick.
- * A hog is a victim whatever the deadlines, as the critical queue goes
- * first anyway: the kick saves the wait for its slice to end, which with no
- * game named (hogs not demoted) a renderer using more CPU than a hog paid
- * on every wakeup. Plain short tasks are never a reason to kick: it was
- * measured to cost frames and hog throughput alike (docs/benchmarks.md).
+ * tasks and that task is no kernel thread (it may hold a lock the waker
+ * needs). The critical task then gets a CPU now rather than at the next
+ * tick. Deadlines choose the victim but are no condition for the kick: the
+ * critical queue goes first whatever they are, so a victim's earlier
+ * deadline would only make the waker wait for that victim's slice to end.
+ * And the frame chain, using more CPU than any one task of a crowd, is
+ * ahead of all of them in virtual time: with that condition a game under
+ * hackbench missed frames waiting behind the crowd (docs/benchmarks.md).
+ * Plain short tasks are never a reason to kick: it was measured to cost
+ * frames and hog throughput alike (docs/benchmarks.md).
  *
  * Background demotion of hogs applies only while a game thread has run
  * within the last game_idle_ns: with no game, the scheduler is a plain fair
@@ -110,11 +113,8 @@ struct cpu_ctx {
 	u64 running_deadline;
 	/* When this CPU last served the shared queue, or last saw it empty. */
 	u64 shared_served_ns;
-	/*
-	 * Whether that task is critical or a kernel thread (never preempted
-	 * for another), or a hog (preempted for any critical one).
-	 */
-	bool running_critical, running_kthread, running_hog;
+	/* Whether that task is critical or a kernel thread: never preempted. */
+	bool running_critical, running_kthread;
 	/* A waker kicked this CPU and it has not switched tasks since. */
 	u32 kicked;
 };
@@ -371,8 +371,8 @@ __hidden bool dispatch_queued(s32 cpu)
 /*
  * @p, critical and holding a class, was queued with @tctx->deadline and no
  * CPU was idle: kick, among a few CPUs it may run on, the one running the
- * latest-deadline non-critical user task, if that is a hog or its deadline
- * is later than @p's, unless another waker has kicked it already.
+ * latest-deadline non-critical user task, whatever @p's own deadline,
+ * unless another waker has kicked it already.
  */
 __hidden void preempt_for(struct task_struct *p, struct task_ctx *tctx)
 {
@@ -395,8 +395,6 @@ __hidden void preempt_for(struct task_struct *p, struct task_ctx *tctx)
 		cctx = bpf_map_lookup_percpu_elem(&cpu_ctxs, &zero, cpu);
 		if (!cctx || !cctx->running_deadline || cctx->running_critical ||
 		    cctx->running_kthread || cctx->kicked)
-			continue;
-		if (!cctx->running_hog && !time_after(cctx->running_deadline, tctx->deadline + 1))
 			continue;
 		if (!vctx || time_after(cctx->running_deadline, worst)) {
 			worst = cctx->running_deadline;
@@ -432,7 +430,6 @@ __hidden void policy_running(struct task_struct *p, struct task_ctx *tctx)
 	 */
 	cctx->running_deadline = deadline_of(tctx, now) + 1;
 	cctx->running_critical = task_is_critical(tctx);
-	cctx->running_hog = task_is_hog(tctx);
 	cctx->running_kthread = tctx->kthread;
 	if (!cctx->running_critical && time_before(vtime_shared, tctx->vruntime))
 		vtime_shared = tctx->vruntime;
