@@ -303,7 +303,7 @@ for rep in $(seq 1 "$BENCH_REPS"); do
 		# (gamesim's; kmscube draws on the CPU and submits nothing).
 		[ -n "$gamesim_ran" ] || continue
 		case "$s" in scx_gamer | scx_gamer_nohint)
-			grep -q 'class gpu-submit: threads=[1-9]' "$VM_OUT/$s.log" ||
+			exit_totals "$VM_OUT/$s.log" | grep -qE '^  gpu-submit +[1-9]' ||
 				{ cat "$VM_OUT/$s.log"; fail "$s classed no GPU-submit thread"; } ;;
 		esac
 	done

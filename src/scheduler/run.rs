@@ -2,8 +2,8 @@
 //
 // Serving one attachment: the event loop on this thread, its consumers on
 // their own (launch detection, stats, the `--watch-*` printer), until a
-// signal arrives or the kernel ends the scheduler; then one summary of the
-// totals and the reason it ended.
+// signal arrives or the kernel ends the scheduler; then the stats block of
+// the run's totals and the reason it ended.
 
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
@@ -22,13 +22,12 @@ use scx_utils::{uei_exited, uei_read, ScxExitKind};
 
 use super::maps::read_counters;
 use super::{Ending, Scheduler};
-use crate::classes::CLASS_NAMES;
 use crate::detect;
 use crate::detect::worker::Detected;
 use crate::events::event_loop::{self, EventLoop};
 use crate::events::records::{self, Event, Kind};
 use crate::launch::LaunchSocket;
-use crate::names::{RING_NAMES, STAT_NAMES};
+use crate::names::STAT_NAMES;
 use crate::stats;
 
 /// The period of the loop's housekeeping: the clock offset BPF needs, and
@@ -133,14 +132,18 @@ impl<'obj> Scheduler<'obj> {
             };
             let signal = self.serve(&mut events, &loop_io);
             events.drain();
-            log_summary(&self.stats_snapshot(&events, &detected));
-            // Closing the channels ends the consumer threads once they have
-            // handled what was sent.
+            // The stats thread publishes the final totals before it sees
+            // the channels close, and ends once it has handled them.
+            let _ = ticks_tx.send(self.stats_snapshot(&events, &detected));
             drop(events);
             drop(inotify_tx);
             drop(ticks_tx);
             signal
         })?;
+        info!(
+            "{}",
+            stats::format_block(&self.publisher.latest(), stats::Figures::Totals)
+        );
         if let Some(p) = printer {
             let _ = p.join();
         }
@@ -247,41 +250,6 @@ impl<'obj> Scheduler<'obj> {
             proc_use: handle(&self.skel.maps.proc_use)?,
             proc_gen: self.shared.proc_gen,
         })
-    }
-}
-
-/// The totals of the attachment's last snapshot, in the log: what each
-/// stream carried and dropped, each consumer's channel, each dispatch path
-/// and each class.
-fn log_summary(m: &stats::Metrics) {
-    let rings: Vec<String> = RING_NAMES
-        .iter()
-        .filter_map(|name| Some((name, m.rings.get(*name)?)))
-        .map(|(name, r)| format!("{name}={} (dropped {})", r.events, r.drops))
-        .collect();
-    info!("events: {}", rings.join(" "));
-    if m.input_ring_drops.iter().any(|&d| d > 0) {
-        info!("input drops by ring: {:?}", m.input_ring_drops);
-    }
-    for (name, c) in &m.channels {
-        info!("channel {name}: sent={} dropped={}", c.sent, c.dropped);
-    }
-    let paths: Vec<String> = STAT_NAMES
-        .iter()
-        .filter_map(|name| Some(format!("{name}={}", m.dispatches.get(*name)?.count)))
-        .collect();
-    info!("dispatches: {}", paths.join(" "));
-    for name in CLASS_NAMES {
-        if let Some(c) = m.classes.get(name) {
-            info!(
-                "class {name}: threads={} wakeups={} cpu={:.1}ms boosts={} runq-waits={}",
-                c.threads,
-                c.wakeups,
-                c.cpu_ns as f64 / 1e6,
-                c.boosts,
-                c.runq_waits
-            );
-        }
     }
 }
 

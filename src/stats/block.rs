@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //
-// The concise block `--stats N` prints every N seconds, and `--monitor`
-// prints when its output is not a terminal: a few plain lines, one topic
-// per line, the totals that matter and the rates over the last interval.
+// The concise block `--stats N` prints every N seconds, `--monitor` prints
+// when its output is not a terminal, and the scheduler logs once when it
+// stops: a few plain lines, one topic per line, with the rates over the last
+// interval or, in the exit summary, the totals since the start.
 
 use std::fmt::Write;
 
@@ -11,8 +12,19 @@ use super::text::{clean, compact, ms, ordered, uptime};
 use crate::classes::CLASS_NAMES;
 use crate::names::{RING_NAMES, STAT_NAMES};
 
+/// Which figures the block gives for classes, dispatch paths, rings and
+/// channels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Figures {
+    /// Per second over the last interval: a running scheduler.
+    Rates,
+    /// Exact counts since the start: the summary of a whole run.
+    Totals,
+}
+
 /// The block for one snapshot, ending in a newline.
-pub fn format_block(m: &Metrics) -> String {
+pub fn format_block(m: &Metrics, figures: Figures) -> String {
+    let totals = figures == Figures::Totals;
     let mut out = String::new();
     let games: Vec<String> = m
         .games
@@ -33,7 +45,8 @@ pub fn format_block(m: &Metrics) -> String {
     };
     let _ = writeln!(
         out,
-        "scx_gamer up {}  game: {}  audio: {}",
+        "scx_gamer {} {}  game: {}  audio: {}",
+        if totals { "totals after" } else { "up" },
         uptime(m.uptime_ms),
         or_none(games),
         or_none(audio)
@@ -77,21 +90,31 @@ pub fn format_block(m: &Metrics) -> String {
         );
     }
 
+    let (cpu, wakeups) = if totals {
+        ("cpu-ms", "wakeups")
+    } else {
+        ("cpu%", "wakeups/s")
+    };
     if !m.classes.is_empty() {
         let _ = writeln!(
             out,
             "  {:<12}{:>8}{:>7}{:>10}{:>8}{:>8}",
-            "class", "threads", "cpu%", "wakeups/s", "boosts", "rqwaits"
+            "class", "threads", cpu, wakeups, "boosts", "rqwaits"
         );
     }
     for (name, c) in ordered(&m.classes, &CLASS_NAMES) {
+        let (cpu, wakeups) = if totals {
+            (c.cpu_ns as f64 / 1e6, c.wakeups.to_string())
+        } else {
+            (c.cpu_pct, compact(c.wakeups_per_s))
+        };
         let _ = writeln!(
             out,
             "  {:<12}{:>8}{:>7.1}{:>10}{:>8}{:>8}",
             clean(name),
             c.threads,
-            c.cpu_pct,
-            compact(c.wakeups_per_s),
+            cpu,
+            wakeups,
             c.boosts,
             c.runq_waits
         );
@@ -99,13 +122,13 @@ pub fn format_block(m: &Metrics) -> String {
 
     let dispatches: Vec<String> = ordered(&m.dispatches, &STAT_NAMES)
         .into_iter()
-        .map(|(name, d)| format!("{} {}/s", clean(name), compact(d.per_s)))
+        .map(|(name, d)| figure(name, figures, d.per_s, d.count, 0))
         .collect();
     line(&mut out, "dispatch", &dispatches, "  ");
 
     let rings: Vec<String> = ordered(&m.rings, &RING_NAMES)
         .into_iter()
-        .map(|(name, r)| rate_and_drops(name, r.events_per_s, r.drops))
+        .map(|(name, r)| figure(name, figures, r.events_per_s, r.events, r.drops))
         .collect();
     line(&mut out, "events  ", &rings, "  ");
     if m.input_ring_drops.iter().any(|&d| d > 0) {
@@ -116,15 +139,18 @@ pub fn format_block(m: &Metrics) -> String {
     let channels: Vec<String> = m
         .channels
         .iter()
-        .map(|(name, c)| rate_and_drops(name, c.sent_per_s, c.dropped))
+        .map(|(name, c)| figure(name, figures, c.sent_per_s, c.sent, c.dropped))
         .collect();
     line(&mut out, "channels", &channels, "  ");
     out
 }
 
-/// "name 12/s", and " (N dropped)" when something was.
-fn rate_and_drops(name: &str, per_s: f64, dropped: u64) -> String {
-    let mut s = format!("{} {}/s", clean(name), compact(per_s));
+/// "name 12/s" or "name 12345", and " (N dropped)" when something was.
+fn figure(name: &str, figures: Figures, per_s: f64, total: u64, dropped: u64) -> String {
+    let mut s = match figures {
+        Figures::Rates => format!("{} {}/s", clean(name), compact(per_s)),
+        Figures::Totals => format!("{} {total}", clean(name)),
+    };
     if dropped > 0 {
         let _ = write!(s, " ({dropped} dropped)");
     }
@@ -144,7 +170,7 @@ mod tests {
 
     #[test]
     fn block_for_a_busy_snapshot() {
-        let b = format_block(&sample());
+        let b = format_block(&sample(), Figures::Rates);
         let lines: Vec<&str> = b.lines().collect();
         assert_eq!(
             lines[0],
@@ -193,7 +219,7 @@ mod tests {
         m.game_fps_1pct_low = 30.1;
         m.game_frame_p50_us = 16_667;
         m.game_frame_p99_us = 33_333;
-        let b = format_block(&m);
+        let b = format_block(&m, Figures::Rates);
         let lines: Vec<&str> = b.lines().collect();
         assert!(lines[1].ends_with("ms  late 7"), "{}", lines[1]);
         assert_eq!(
@@ -203,8 +229,31 @@ mod tests {
     }
 
     #[test]
+    fn the_exit_summary_gives_exact_totals() {
+        let b = format_block(&sample(), Figures::Totals);
+        let lines: Vec<&str> = b.lines().collect();
+        assert!(lines[0].starts_with("scx_gamer totals after 1h02m03s  game: hl2_linux[4242]"));
+        assert_eq!(
+            lines[3],
+            "  class        threads cpu-ms   wakeups  boosts rqwaits"
+        );
+        assert_eq!(
+            lines[4],
+            "  input              3 4000.0   3000000      12       0"
+        );
+        assert!(lines[9]
+            .starts_with("  dispatch direct-idle 1000000  topology-idle 500000  enqueue-idle"));
+        assert!(lines[10].contains("input 1000000 (3 dropped)  frame 1000000  "));
+        assert_eq!(
+            lines[12],
+            "  channels stats 3000000  watch-input 40000 (2 dropped)"
+        );
+        assert!(!b.contains("/s"), "{b}");
+    }
+
+    #[test]
     fn block_for_an_idle_snapshot() {
-        let b = format_block(&Metrics::default());
+        let b = format_block(&Metrics::default(), Figures::Rates);
         assert_eq!(
             b,
             "scx_gamer up 0s  game: none  audio: none\n  frames   none in the last 0s\n"
@@ -215,6 +264,6 @@ mod tests {
     fn names_are_cleaned() {
         let mut m = sample();
         m.games[0].comm = "evil\x1b]0;x\x07".into();
-        assert!(format_block(&m).contains("game: evil?]0;x?[4242]"));
+        assert!(format_block(&m, Figures::Rates).contains("game: evil?]0;x?[4242]"));
     }
 }

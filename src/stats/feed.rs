@@ -13,7 +13,7 @@ use std::sync::Arc;
 use crossbeam_channel::{select, Receiver};
 
 use super::frame_ring::LoggedFrame;
-use super::{format_block, AudioServer, FrameTracker, GameProcess, Metrics, Publisher};
+use super::{format_block, AudioServer, Figures, FrameTracker, GameProcess, Metrics, Publisher};
 use crate::bpf_intf::class_counters;
 use crate::classes::CLASS_NAMES;
 use crate::detect::worker::Detected;
@@ -106,7 +106,7 @@ pub fn run(
                     publisher.publish(m);
                     let latest = publisher.latest();
                     if print_every.is_some_and(|n| latest.seq.is_multiple_of(n)) {
-                        println!("{}", format_block(&latest));
+                        println!("{}", format_block(&latest, Figures::Rates));
                     }
                 }
                 Err(_) => ticks_open = false,

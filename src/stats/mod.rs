@@ -40,7 +40,7 @@ mod text;
 #[cfg(test)]
 mod testdata;
 
-pub use block::format_block;
+pub use block::{format_block, Figures};
 pub use frame_csv::FrameSelection;
 pub use frame_ring::{FrameBatch, LoggedFrame, FRAME_RING_LEN};
 pub use frames::{FrameTracker, FRAME_WINDOW_S};

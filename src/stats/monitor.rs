@@ -25,7 +25,7 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::termios::{self, SetArg, Termios};
 
-use super::block::format_block;
+use super::block::{format_block, Figures};
 use super::frame_csv::FrameSelection;
 use super::frame_log::FrameLog;
 use super::metrics::Metrics;
@@ -100,7 +100,7 @@ fn show(
                 .map(|s| s + "\n")
                 .unwrap_or_default()
         } else {
-            format_block(m)
+            format_block(m, Figures::Rates)
         };
         match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
             // Whoever read the output has gone: nothing left to do.

@@ -128,8 +128,13 @@ refute_tid "$other" "another process woken by the input reader"
 refute_tid "${impostors[0]}" "the unprivileged impostor renamed kwin_wayland"
 refute_tid "${impostors[1]}" "the unprivileged impostor renamed pipewire"
 refute_tid "${impostors[2]}" "the unprivileged impostor renamed fakegame"
-expect "class input: threads=([2-9]|[1-9][0-9]+) wakeups=[1-9]" "input counters moved"
-expect "class audio: threads=[1-9][0-9]* wakeups=[1-9]" "audio counters moved"
+# Exit totals' class rows: name, threads, cpu-ms, wakeups, boosts, rqwaits.
+exit_totals "$log" | grep -qE '^  input +([2-9]|[1-9][0-9]+) +[0-9.]+ +[1-9]' ||
+	fail "the exit totals show no input counters moving"
+echo "ok: input counters moved"
+exit_totals "$log" | grep -qE '^  audio +[1-9][0-9]* +[0-9.]+ +[1-9]' ||
+	fail "the exit totals show no audio counters moving"
+echo "ok: audio counters moved"
 
 assert_clean_kernel_log
 echo "PASS classify"

@@ -57,7 +57,7 @@ for pid in "$checker" "$submitter"; do
 	fi
 done
 echo "ok: the TEST_ONLY checker ($checker) and the refused submitter ($submitter) have no class"
-grep -qE "class compositor: threads=1 " "$log" || fail "the compositor counter is not 1"
+exit_totals "$log" | grep -qE '^  compositor +1 ' || fail "the compositor counter is not 1"
 
 assert_clean_kernel_log
 echo "PASS classify_display"

@@ -11,8 +11,8 @@
 #  - the kernel's own count of the flood's execs (the sched_process_exec
 #    tracepoint) is $FLOOD_N, every event they gave was read or counted as
 #    dropped in the ring, and every event read reached the detection worker
-#    or was counted as dropped at its channel (the exit log's `events:` and
-#    `channel detect:` lines): none skipped unseen;
+#    or was counted as dropped at its channel (the exit totals' `events`
+#    and `channels` lines): none skipped unseen;
 #  - scx_gamer's CPU time over the flood (utime+stime, /proc/<pid>/stat),
 #    its RSS and peak RSS growth (VmRSS, VmHWM, /proc/<pid>/status) and its
 #    proc_tgids entries for uid 1000 (bpftool on the proc_use map) stay
@@ -198,7 +198,8 @@ echo "figure: uid 1000's proc_tgids entries with $LIVE live.exe held: $held_entr
 kill "$game" 2>/dev/null || true
 wait "$launch" 2>/dev/null || true
 stop_scheduler "$log"
-grep -E 'game detected|events:|channel detect|not reported' "$log" || true
+grep -E 'game detected|not reported' "$log" || true
+exit_totals "$log"
 
 refused=$(sed -n 's/.*uid 1000: \([0-9]*\) execs not reported.*/\1/p' "$log")
 [ -n "$refused" ] || fail "no execs of uid 1000 were counted as over its share"
@@ -215,14 +216,17 @@ echo "ok: $refused of $LIVE held execs counted over uid 1000's share of 1024"
 # reported: read from the ring, or dropped there and counted. What was read
 # went to the detection worker, or was dropped at its full channel and
 # counted.
-line=$(grep -E 'events: .* exec=[0-9]+ \(dropped [0-9]+\)' "$log") || fail "no event counts in the log"
-proc=$(sed -n 's/.* exec=\([0-9]*\) (dropped \([0-9]*\)).*/\1/p' <<<"$line")
-dropped=$(sed -n 's/.* exec=\([0-9]*\) (dropped \([0-9]*\)).*/\2/p' <<<"$line")
+# The totals say "name N", then " (D dropped)" only when D > 0.
+line=$(exit_totals "$log" | grep -E '^  events .* exec [0-9]+') || fail "no event counts in the log"
+proc=$(sed -nE 's/.* exec ([0-9]+).*/\1/p' <<<"$line")
+dropped=$(sed -nE 's/.* exec [0-9]+ \(([0-9]+) dropped\).*/\1/p' <<<"$line")
+dropped=${dropped:-0}
 [ $((proc + dropped)) -ge $((execs + PROCS)) ] ||
 	fail "proc events read $proc + dropped $dropped < $((execs + PROCS)) the flood made: some went uncounted"
-chan=$(grep -E 'channel detect: sent=[0-9]+ dropped=[0-9]+' "$log") || fail "no detect channel counts in the log"
-sent=$(sed -n 's/.*sent=\([0-9]*\) dropped=\([0-9]*\).*/\1/p' <<<"$chan")
-chan_dropped=$(sed -n 's/.*sent=\([0-9]*\) dropped=\([0-9]*\).*/\2/p' <<<"$chan")
+chan=$(exit_totals "$log" | grep -E '^  channels .*detect [0-9]+') || fail "no detect channel counts in the log"
+sent=$(sed -nE 's/.* detect ([0-9]+).*/\1/p' <<<"$chan")
+chan_dropped=$(sed -nE 's/.* detect [0-9]+ \(([0-9]+) dropped\).*/\1/p' <<<"$chan")
+chan_dropped=${chan_dropped:-0}
 [ $((sent + chan_dropped)) -eq "$proc" ] ||
 	fail "the detect channel took $sent and dropped $chan_dropped of $proc proc events read"
 echo "ok: $proc proc events read, $dropped dropped in the ring, of at least $((execs + PROCS)); the worker got $sent, $chan_dropped dropped at its channel"

@@ -81,7 +81,7 @@ echo "input-tier dispatches after the game's reads: $after"
 
 stop_scheduler "$log"
 kill "${pids[@]}" 2>/dev/null || true
-grep -E '^\[INFO\] (class|dispatches)' "$log" || true
+exit_totals "$log"
 
 has_class() { grep -qE "class $1: tid $2 \(.*\) tgid [0-9]+ via $3" "$log"; }
 tid_of() { sed -n 's/^tid=//p' "$1.read"; }

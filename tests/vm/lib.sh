@@ -90,6 +90,12 @@ stop_scheduler() {
 	fi
 }
 
+# The exit summary in scheduler log $1: the stats block of the run's totals
+# it logs when it stops, its title line and the indented lines under it.
+exit_totals() {
+	awk '/scx_gamer totals after /{on=1; print; next} on && /^  /{print; next} {on=0}' "$1"
+}
+
 # The bogo ops stress-ng's log ($1) reports for stressor $2.
 stress_ops() {
 	awk -v s="$2" '$0 ~ "stress-ng: (info|metrc): +\\[[0-9]+\\] +" s " " {print $5; exit}' "$1"

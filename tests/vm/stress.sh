@@ -29,7 +29,7 @@ assert_attached "after ${secs}s of stress-ng"
 stop_scheduler "$VM_WORK"/sched.log
 wait_detached
 cat "$VM_WORK"/sched.log
-shared=$(sed -n 's/.*dispatches:.* shared=\([0-9]*\).*/\1/p' "$VM_WORK"/sched.log)
+shared=$(exit_totals "$VM_WORK"/sched.log | sed -nE 's/^  dispatch(.* | )shared ([0-9]+).*/\2/p')
 [ -n "$shared" ] && [ "$shared" -gt 0 ] ||
 	fail "no task went through the shared deadline queue under load"
 assert_clean_kernel_log
