@@ -77,6 +77,16 @@ pub fn format_block(m: &Metrics) -> String {
         );
     }
 
+    if m.game_migrations > 0 {
+        let _ = writeln!(
+            out,
+            "  game migrations  {}  cross-LLC {} ({}/s)",
+            m.game_migrations,
+            m.game_cross_llc_migrations,
+            compact(m.game_cross_llc_migrations_per_s)
+        );
+    }
+
     if !m.classes.is_empty() {
         let _ = writeln!(
             out,
@@ -200,6 +210,15 @@ mod tests {
             lines[2],
             "  game frames  590  avg 59.0 fps  1% low 30.1 fps  p50/p99 16.67/33.33 ms"
         );
+    }
+
+    #[test]
+    fn game_migrations_show_once_there_are_any() {
+        let mut m = sample();
+        assert!(!format_block(&m).contains("migrations"));
+        (m.game_migrations, m.game_cross_llc_migrations) = (40, 12);
+        m.game_cross_llc_migrations_per_s = 3.0;
+        assert!(format_block(&m).contains("\n  game migrations  40  cross-LLC 12 (3/s)\n"));
     }
 
     #[test]
