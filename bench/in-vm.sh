@@ -5,7 +5,8 @@
 # load, run the game (gamesim, or for the kmscube-* scenarios Debian's
 # kmscube on virtio-gpu, timed by tests/vm/helpers/kmscube_frames.sh from
 # the kernel's presentation tracepoints), and record its numbers with the
-# load's own throughput and what the scheduler cost (bench/sched-cost.py).
+# load's own throughput, what the scheduler cost (bench/sched-cost.py) and,
+# for gamesim, its threads' moves across last-level caches.
 # Attaching once per repetition matters under TCG, where scx_lavd takes
 # about a minute to pass the verifier.
 #
@@ -165,6 +166,45 @@ print(json.dumps(game))
 PY
 }
 
+# The game's CPU changes, from the kernel's sched_migrate_task tracepoint,
+# so that every scheduler is counted alike: gamesim's threads are the ones
+# of its names. Each move is cross-LLC when sysfs puts its two CPUs in
+# different last-level caches (llc_map).
+GAME_COMMS="gamesim render submit audio input"
+TRACE=/sys/kernel/tracing
+mountpoint -q "$TRACE" || mount -t tracefs nodev "$TRACE" || fail "no tracefs"
+llc_map >"$VM_WORK/llc.txt"
+migrate_trace_start() {
+	local filter="" c
+	for c in $GAME_COMMS; do filter+="${filter:+ || }comm == \"$c\""; done
+	echo 0 >"$TRACE"/tracing_on
+	echo 4096 >"$TRACE"/buffer_size_kb
+	echo "$filter" >"$TRACE"/events/sched/sched_migrate_task/filter
+	echo 1 >"$TRACE"/events/sched/sched_migrate_task/enable
+	echo >"$TRACE"/trace
+	MIGRATE_T0=$(date +%s.%N)
+	echo 1 >"$TRACE"/tracing_on
+}
+# The JSON of what was seen since migrate_trace_start; "lost" counts events
+# the trace buffer overwrote (then "all" and "cross_llc" are short).
+migrate_trace_stop() {
+	local t1 lost
+	echo 0 >"$TRACE"/tracing_on
+	t1=$(date +%s.%N)
+	echo 0 >"$TRACE"/events/sched/sched_migrate_task/enable
+	lost=$(cat "$TRACE"/per_cpu/cpu*/stats | awk '/^overrun:/ {n += $2} END {print n + 0}')
+	awk -v t0="$MIGRATE_T0" -v t1="$t1" -v lost="$lost" '
+		FNR == NR { llc[$1] = $2; next }
+		/sched_migrate_task:/ {
+			match($0, /orig_cpu=[0-9]+/); from = substr($0, RSTART + 9, RLENGTH - 9)
+			match($0, /dest_cpu=[0-9]+/); to = substr($0, RSTART + 9, RLENGTH - 9)
+			all++
+			if (llc[from] != llc[to]) cross++
+		}
+		END { s = t1 - t0; printf "{\"all\":%d,\"cross_llc\":%d,\"lost\":%d,\"seconds\":%.3f,\"cross_llc_per_s\":%.3f}\n", all, cross, lost, s, cross / s }
+	' "$VM_WORK/llc.txt" "$TRACE"/trace
+}
+
 # One line of JSON for a run that could not be made: scheduler $1, reason $2.
 record_failure() {
 	python3 -c 'import json, sys; print(json.dumps({"sched": sys.argv[1], "boot": int(sys.argv[2]), "rep": int(sys.argv[3]), "failed": sys.argv[4]}))' \
@@ -258,7 +298,7 @@ for rep in $(seq 1 "$BENCH_REPS"); do
 			read -r prog hz work secs kind <<<"$(scenario_game "$scenario")"
 			secs=${BENCH_SECONDS:-$secs}
 			t0=$SECONDS
-			cost=null
+			cost=null migrations=null
 			[ -z "$SCHED_PID" ] || python3 "$SCX_GAMER_SRC/bench/sched-cost.py" "$SCHED_PID" >"$VM_WORK/cost.before"
 			if [ "$prog" = kmscube ]; then
 				run_kmscube "$secs" "$s" "$kind"
@@ -267,8 +307,10 @@ for rep in $(seq 1 "$BENCH_REPS"); do
 				start_load "$kind" $((secs + 2))
 				sleep 1
 				gamesim_ran=1
+				migrate_trace_start
 				game=$(timeout $((secs + 60)) "$BENCH_BIN/gamesim" --hz "$hz" --work-ms "$work" \
 					--seconds "$secs" --input --gpu-vgem --json) || fail "gamesim failed or hung under $s"
+				migrations=$(migrate_trace_stop)
 				case "$game" in *'"gpu_submits":0}'*) fail "gamesim made no GPU submits under $s" ;; esac
 			fi
 			wait "$LOAD_PID" || true
@@ -289,7 +331,7 @@ for rep in $(seq 1 "$BENCH_REPS"); do
 				esac
 				cost=$(python3 "$SCX_GAMER_SRC/bench/sched-cost.py" "$SCHED_PID" --since "$VM_WORK/cost.before")
 			fi
-			echo "{\"scenario\":\"$scenario\",\"load\":\"$kind\",\"sched\":\"$s\",\"boot\":$BENCH_BOOT,\"rep\":$rep,\"guest_s\":$((SECONDS - t0)),\"load_ops_per_s\":$ops,\"cost\":$cost,\"game\":$game}" |
+			echo "{\"scenario\":\"$scenario\",\"load\":\"$kind\",\"sched\":\"$s\",\"boot\":$BENCH_BOOT,\"rep\":$rep,\"guest_s\":$((SECONDS - t0)),\"load_ops_per_s\":$ops,\"cost\":$cost,\"migrations\":$migrations,\"game\":$game}" |
 				tee -a "$results"
 		done
 		if ! detach "$s" && [ -z "$ejected" ]; then

@@ -31,12 +31,12 @@ SCENARIO = {
     "idle-60": "60 Hz, 4 ms of work per frame, no load: the frames the VM itself loses",
     "cpu-hogs": "60 Hz, 4 ms of work per frame, 4 CPU hogs per CPU (stress-ng --cpu)",
     "idle-144": "144 Hz, 2 ms of work per frame, no load: the frames the VM itself loses",
-    "hackbench": "144 Hz, 2 ms of work per frame, hackbench -g 4 (2 groups per CPU) rerun",
+    "hackbench": "144 Hz, 2 ms of work per frame, hackbench -g 2N on N CPUs (-g 4 on 2) rerun",
     "build-storm": "60 Hz, 4 ms of work per frame, fork/exec storm (2 jobs per CPU of short shell processes)",
     "kmscube-idle": "Debian's kmscube (Mesa llvmpipe) on virtio-gpu at 320x240, no load; frames timed "
                     "by the kernel's vblank tracepoints, missed = refreshes that showed no new frame",
     "kmscube-hogs": "kmscube as in kmscube-idle, 4 CPU hogs per CPU (stress-ng --cpu)",
-    "kmscube-hackbench": "kmscube as in kmscube-idle, hackbench -g 4 (2 groups per CPU) rerun",
+    "kmscube-hackbench": "kmscube as in kmscube-idle, hackbench -g 2N on N CPUs (-g 4 on 2) rerun",
     "kmscube-build-storm": "kmscube as in kmscube-idle, fork/exec storm (2 jobs per CPU of short shell processes)",
 }
 
@@ -80,6 +80,10 @@ def run_metrics(r, eevdf_ops):
         "bpf_ns_per_call": c["struct_ops_ns"] / c["struct_ops_cnt"] if c and c["struct_ops_cnt"] else None,
         "bpf_ms": (c["struct_ops_ns"] + c["other_ns"]) / 1e6 if c else None,
         "cpu_ms": c["cpu_ns"] / 1e6 if c else None,
+        # The game's threads moving between last-level caches, from the
+        # kernel's sched_migrate_task tracepoint (bench/in-vm.sh); absent
+        # for kmscube runs and results older than the count.
+        "xllc_per_s": r["migrations"]["cross_llc_per_s"] if r.get("migrations") else None,
     }
 
 
@@ -145,13 +149,13 @@ def table(metrics, failures):
     ref = "scx_gamer" if metrics.get("scx_gamer") else next((s for s in plots.ordered(metrics) if metrics[s]), None)
     rows = [f"| scheduler | runs (boots) | missed frames | frame p99 | p99.9 | 1 % low | audio missed "
             f"| input→frame p99 | load throughput | load vs EEVDF | BPF per callback | BPF time "
-            f"| scheduler CPU | missed frames vs {ref} |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+            f"| scheduler CPU | game cross-LLC migrations | missed frames vs {ref} |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in plots.ordered(metrics):
         m = metrics[s]
         name = plots.LABEL.get(s, s)
         if m is None:
-            rows.append(f"| {name} | 0 | {'; '.join(sorted(set(failures[s])))} |" + " |" * 11)
+            rows.append(f"| {name} | 0 | {'; '.join(sorted(set(failures[s])))} |" + " |" * 12)
             continue
         runs = f"{m['runs']} ({m['boots']})" + (f", {len(failures[s])} failed" if failures.get(s) else "")
         vs = "—" if s == ref else verdict(m, metrics[ref])
@@ -161,7 +165,7 @@ def table(metrics, failures):
             f"| {cell(m['audio_missed_pct'], '.1f', ' %')} | {cell(m['input_p99_ms'], '.1f', ' ms')} "
             f"| {cell(m['load_ops'], '.1f', '/s')} | {cell(m['load_pct'], '.0f', ' %')} "
             f"| {cell(m['bpf_ns_per_call'], '.0f', ' ns')} | {cell(m['bpf_ms'], '.1f', ' ms')} "
-            f"| {cell(m['cpu_ms'], '.1f', ' ms')} | {vs} |")
+            f"| {cell(m['cpu_ms'], '.1f', ' ms')} | {cell(m['xllc_per_s'], '.1f', '/s')} | {vs} |")
     notes = [f"- {plots.LABEL.get(s, s)}: {r}" for s in plots.ordered(failures) if metrics.get(s)
              for r in sorted(set(failures[s]))]
     return "\n".join(rows) + ("\n\nFailed runs:\n" + "\n".join(notes) if notes else "")
@@ -184,6 +188,7 @@ def main():
     ap.add_argument("--command", required=True)
     ap.add_argument("--took", help="how long the command ran, as text")
     ap.add_argument("--host-load", help="what the host was doing, as text")
+    ap.add_argument("--vm", default="2-vCPU VMs", help="the guests' CPUs and caches, as text")
     a = ap.parse_args()
     runs = load(os.path.join(a.dir, "results.jsonl"))
     if not [r for r in runs if "failed" not in r]:
@@ -202,7 +207,7 @@ def main():
             raise SystemExit(f"report: a sched_ext run has no cost figures: {r}")
     agg, failures = aggregate(runs)
     summary = ["# Benchmark results\n",
-               f"Clock: **{a.clock}**. Command: `{a.command}`. Kernel {a.kernel}, 2-vCPU VMs, each boot "
+               f"Clock: **{a.clock}**. Command: `{a.command}`. Kernel {a.kernel}, {a.vm}, each boot "
                f"running every scheduler in rotated order. Each cell: median (min–max) over runs."
                + (f" The command took {a.took}." if a.took else "")
                + (f" Host load: {a.host_load}." if a.host_load else "") + "\n"]

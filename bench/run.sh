@@ -11,7 +11,9 @@
 #                           virtual clock (part of the test suite)
 #
 # Options: --boots N, --reps N (per boot), --jobs N (VMs at once, default
-# the host's CPU count), --clock virtual|host, --shift N (the virtual
+# the host's CPU count), --cpus N (vCPUs per VM, default 2), --llcs K (the
+# guest's last-level caches, default 1: K sockets of N/K cores each, whose
+# caches the guest sees apart), --clock virtual|host, --shift N (the virtual
 # clock's -icount shift, default 2), --scheds "eevdf scx_gamer ...",
 # --scenarios "idle-60 cpu-hogs idle-144 hackbench build-storm", --out DIR
 # (default results/). The real-renderer scenarios, kmscube-idle,
@@ -38,7 +40,7 @@ cd "$src"
 CACHE=${SCX_GAMER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/scx_gamer}
 
 args="$*"
-boots=2 reps=3 secs="" out=$src/results jobs=$(nproc) clock=virtual shift=2
+boots=2 reps=3 secs="" out=$src/results jobs=$(nproc) clock=virtual shift=2 cpus=2 llcs=1
 scheds="eevdf scx_gamer scx_bpfland scx_lavd scx_cake scx_cosmos scx_flash"
 scenarios="idle-60 cpu-hogs idle-144 hackbench build-storm"
 while [ $# -gt 0 ]; do
@@ -50,23 +52,33 @@ while [ $# -gt 0 ]; do
 	--jobs) jobs=$2; shift 2 ;;
 	--clock) clock=$2; shift 2 ;;
 	--shift) shift=$2; shift 2 ;;
+	--cpus) cpus=$2; shift 2 ;;
+	--llcs) llcs=$2; shift 2 ;;
 	--scheds) scheds=$2; shift 2 ;;
 	--scenarios) scenarios=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
-	-h | --help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench: unknown option '$1' (see --help)" >&2; exit 2 ;;
 	esac
 done
-for v in boots reps jobs; do
+for v in boots reps jobs cpus llcs; do
 	case "${!v}" in '' | *[!0-9]* | 0) echo "bench: --$v takes a whole number >= 1" >&2; exit 2 ;; esac
 done
 case "$shift" in [0-9]) ;; *) echo "bench: --shift takes 0 to 9" >&2; exit 2 ;; esac
+[ $((cpus % llcs)) -eq 0 ] || { echo "bench: --cpus $cpus does not split into --llcs $llcs equal caches" >&2; exit 2; }
 case "$clock" in
 virtual) qemu_opts="-icount shift=$shift,sleep=off"
 	clock_label="virtual clock (QEMU -icount shift=$shift,sleep=off: $((1000000 >> shift)) guest instructions per guest ms, shared by the busy vCPUs)" ;;
 host) qemu_opts="" clock_label="host clock (TCG, or KVM where usable)" ;;
 *) echo "bench: --clock is virtual or host, not '$clock'" >&2; exit 2 ;;
 esac
+# Two or more caches: one socket each (QEMU's CPUID then gives each
+# socket its own L3, which sysfs and scx_utils' topology show apart).
+vm_label="$cpus-vCPU VMs"
+if [ "$llcs" -gt 1 ]; then
+	qemu_opts+="${qemu_opts:+ }-smp $cpus,sockets=$llcs,cores=$((cpus / llcs)),threads=1"
+	vm_label="$cpus-vCPU VMs of $llcs last-level caches ($llcs sockets of $((cpus / llcs)) cores)"
+fi
 # Read once: a `--list | grep -q` pipe fails under pipefail whenever grep
 # exits before the list is written out.
 peer_list=$(bench/setup-peers.sh --list)
@@ -127,7 +139,7 @@ cp bench/in-vm.sh "$vm_out/in-vm.sh"
 vm_started=$SECONDS
 boot_vm() {
 	local b=$1
-	scripts/vm-run.sh --out "$vm_out/boot$b" --timeout 7200 ${qemu_opts:+--qemu-opts "$qemu_opts"} -- \
+	scripts/vm-run.sh --cpus "$cpus" --out "$vm_out/boot$b" --timeout 7200 ${qemu_opts:+--qemu-opts "$qemu_opts"} -- \
 		env BENCH_SCHEDS="$run_scheds" BENCH_SCENARIOS="$scenarios" BENCH_REPS="$reps" BENCH_BOOT="$b" \
 		BENCH_SECONDS="$secs" BENCH_BIN="$bin" bash "$vm_out/in-vm.sh" >"$vm_out/boot$b.log" 2>&1
 }
@@ -160,7 +172,7 @@ kernel=$(cat "$CACHE/kernel/version")
 mmss() { printf '%d min %02d s' $(($1 / 60)) $(($1 % 60)); }
 took="$(mmss $((SECONDS - started))) in all, $(mmss $((SECONDS - vm_started))) of it in the VMs"
 rc=0
-python3 bench/report.py "$out" --kernel "$kernel" --clock "$clock_label" \
+python3 bench/report.py "$out" --kernel "$kernel" --clock "$clock_label" --vm "$vm_label" \
 	--command "bench/run.sh${args:+ $args}" --took "$took" \
 	--host-load "$(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min load average at the end, on $(nproc) CPUs)" || rc=$?
 echo "bench: took $took" >&2

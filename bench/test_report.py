@@ -48,6 +48,14 @@ class Report(unittest.TestCase):
         self.assertEqual((g["load_pct"]["min"], g["load_pct"]["max"]), (50, 100))
         self.assertEqual(g["boots"], 2)
 
+    def test_cross_llc_migrations_from_the_tracepoint_count_and_are_optional(self):
+        with_count = run("scx_gamer", 1, 1, 0.0)
+        with_count["migrations"] = {"all": 40, "cross_llc": 12, "seconds": 8.0, "cross_llc_per_s": 1.5}
+        agg, _ = report.aggregate([run("eevdf", 1, 1, 0.5), with_count])
+        self.assertEqual(agg["cpu-hogs"]["scx_gamer"]["xllc_per_s"]["median"], 1.5)
+        self.assertIsNone(agg["cpu-hogs"]["eevdf"]["xllc_per_s"]["median"])
+        self.assertIn("| 1.5/s | — |", report.table(agg["cpu-hogs"], {}))
+
     def test_failed_scheduler_keeps_its_row_and_reason(self):
         runs = [run("eevdf", 1, 1, 0.5), run("scx_gamer", 1, 1, 0.0),
                 {"sched": "scx_cake", "failed": "failed to build: error[E0425]"},

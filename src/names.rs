@@ -21,6 +21,7 @@ pub enum Kind {
     GpuSubmit,
     RunqWait,
     Proc,
+    Migrate,
     Class,
 }
 
@@ -50,18 +51,24 @@ const fn info(kind: Kind) -> StreamInfo {
         // Exec, exit and listen records share the stream launch detection
         // reads; it is named for the record that matters most.
         Kind::Proc => ("exec", "proc_events", intf::gamer_ring_GAMER_RING_PROC),
+        Kind::Migrate => (
+            "migrate",
+            "migrate_events",
+            intf::gamer_ring_GAMER_RING_MIGRATE,
+        ),
         Kind::Class => ("class", "class_events", intf::gamer_ring_GAMER_RING_CLASS),
     };
     StreamInfo { name, map, ring }
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Input,
         Kind::Frame,
         Kind::GpuSubmit,
         Kind::RunqWait,
         Kind::Proc,
+        Kind::Migrate,
         Kind::Class,
     ];
 
@@ -95,11 +102,11 @@ impl Kind {
     }
 }
 
-/// `--watch-events` takes the stream names; the class stream is printed by
-/// `--log-classes` instead.
+/// `--watch-events` takes the stream names; the class stream, the last one,
+/// is printed by `--log-classes` instead.
 impl clap::ValueEnum for Kind {
     fn value_variants<'a>() -> &'a [Self] {
-        &Kind::ALL[..5]
+        &Kind::ALL[..Kind::ALL.len() - 1]
     }
 
     fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
@@ -168,6 +175,7 @@ mod tests {
         assert_eq!(Kind::of_map("input_rings"), None);
         assert_eq!(Kind::of_map("proc_events"), Some(Kind::Proc));
         assert_eq!(Kind::of_map("class_events"), Some(Kind::Class));
+        assert_eq!(Kind::of_map("migrate_events"), Some(Kind::Migrate));
         assert_eq!(Kind::of_map("game_tgids"), None);
     }
 
@@ -178,6 +186,16 @@ mod tests {
             .filter_map(|k| k.to_possible_value())
             .map(|v| v.get_name().to_string())
             .collect();
-        assert_eq!(names, ["input", "frame", "gpu-submit", "runq-wait", "exec"]);
+        assert_eq!(
+            names,
+            [
+                "input",
+                "frame",
+                "gpu-submit",
+                "runq-wait",
+                "exec",
+                "migrate"
+            ]
+        );
     }
 }

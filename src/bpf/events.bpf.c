@@ -3,8 +3,11 @@
  * The event streams userspace reads (docs/events.md): input events as their
  * handlers read them, frames presented on the display, GPU submits, long
  * run-queue waits of classified threads, the process events launch detection
- * needs, and each thread's first time in each class (--log-classes). Every ringbuf lives here, and so does every record that goes into
- * one; the hooks elsewhere call the events_*() functions below.
+ * needs, classified threads moving between CPUs, and each thread's first
+ * time in each class (--log-classes). Every ringbuf lives here, and so does
+ * every record that goes into one; the hooks elsewhere call the events_*()
+ * functions below, except the migration tracepoint, which exists only for
+ * its stream and so is here too.
  *
  * Wakeups are batched. A producer wakes the consumer only when a ringbuf
  * holds GAMER_RING_WAKE_BYTES or more; below that the consumer drains on a
@@ -46,6 +49,7 @@ struct event_ring gpu_events SEC(".maps");
 struct event_ring runq_wait_events SEC(".maps");
 struct event_ring proc_events SEC(".maps");
 struct event_ring class_events SEC(".maps");
+struct event_ring migrate_events SEC(".maps");
 
 /* Per process that commits frames: what its next presented frame reports. */
 struct frame_state {
@@ -340,4 +344,53 @@ __hidden void events_class(struct task_struct *p, struct task_ctx *tctx, u32 cla
 	e->pad = 0;
 	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), p->comm);
 	bpf_ringbuf_submit(e, 0);
+}
+
+/*
+ * set_task_cpu() moves @p to @dest_cpu: the kernel's one place where a
+ * task's CPU changes, whoever asked (a wakeup's CPU choice, this
+ * scheduler's dispatch to another CPU's queue, an affinity change, a CPU
+ * going offline). The tracepoint fires only when the CPU really changes,
+ * and its task and target are the kernel's own, so the stream shows every
+ * migration and nothing else; ops.running comparing a remembered CPU would
+ * run for every task on every context switch, and learn of the move only
+ * once the task runs. Only classified threads are reported: the class mask
+ * is the one the scheduler last worked out (at its wakeup or enqueue).
+ */
+SEC("tp_btf/sched_migrate_task")
+int BPF_PROG(events_migrate, struct task_struct *p, int dest_cpu)
+{
+	struct migrate_event *e;
+	struct task_ctx *tctx;
+	s32 from = scx_bpf_task_cpu(p);
+	u32 f = from, t = dest_cpu;
+
+	tctx = task_ctx(p);
+	if (!tctx || !tctx->class_mask)
+		return 0;
+	e = bpf_ringbuf_reserve(&migrate_events, sizeof(*e), 0);
+	if (!e) {
+		events_drop(GAMER_RING_MIGRATE);
+		return 0;
+	}
+	e->ts_ns = bpf_ktime_get_ns();
+	e->tid = p->pid;
+	e->tgid = p->tgid;
+	e->from_cpu = from;
+	e->to_cpu = dest_cpu;
+	/* CPUs beyond the tables (or none, -1) count as the same cache. */
+	e->cross_llc = 0;
+	if (f < GAMER_MAX_CPUS && t < GAMER_MAX_CPUS) {
+		/*
+		 * clang merges the two checks into one on f | t, which the
+		 * verifier cannot follow: hide the values, and mask them.
+		 */
+		barrier_var(f);
+		barrier_var(t);
+		e->cross_llc = cpu_llc[f & (GAMER_MAX_CPUS - 1)] != cpu_llc[t & (GAMER_MAX_CPUS - 1)];
+	}
+	e->class_mask = tctx->class_mask;
+	__builtin_memcpy(e->comm, p->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, wake_flag(&migrate_events, sizeof(*e) + 8));
+	return 0;
 }

@@ -136,6 +136,8 @@ void events_class(struct task_struct *p, struct task_ctx *tctx, u32 class, u64 n
 void events_drop(enum gamer_ring ring);
 
 /* Defined in topology.bpf.c. */
+/* The last-level cache of each CPU id, from userspace's topology. */
+extern const volatile u32 cpu_llc[GAMER_MAX_CPUS];
 s32 topology_select_cpu(struct task_struct *p, struct task_ctx *tctx, s32 prev_cpu);
 
 /* Defined in procs.bpf.c. */

@@ -139,6 +139,8 @@ enum gamer_ring {
 	GAMER_RING_GPU_SUBMIT,
 	GAMER_RING_RUNQ_WAIT,
 	GAMER_RING_PROC,
+	GAMER_RING_MIGRATE,
+	/* Last: --watch-events takes every stream before it (names.rs). */
 	GAMER_RING_CLASS,
 	GAMER_NR_RINGS,
 };
@@ -264,6 +266,26 @@ struct runq_wait_event {
 	u32 class_mask;
 	/* The CPU it finally ran on. */
 	u32 cpu;
+	char comm[GAMER_COMM_LEN];
+};
+
+/*
+ * A classified thread moved to another CPU: the kernel's set_task_cpu(),
+ * as the sched_migrate_task tracepoint sees it (a wakeup placed it
+ * elsewhere, a CPU pulled it, its affinity changed).
+ */
+struct migrate_event {
+	/* CLOCK_MONOTONIC ns. */
+	u64 ts_ns;
+	u32 tid;
+	u32 tgid;
+	/* The CPU it was on, and the one it moves to. */
+	u32 from_cpu;
+	u32 to_cpu;
+	/* 1 when the two CPUs are in different last-level caches. */
+	u32 cross_llc;
+	/* The class mask (1 << enum gamer_class) it held when it moved. */
+	u32 class_mask;
 	char comm[GAMER_COMM_LEN];
 };
 

@@ -7,7 +7,7 @@
 //   records to consumers over bounded channels.
 //
 // The records are produced in src/bpf/events.bpf.c (input, frame, GPU
-// submit, run-queue wait, process) and src/bpf/procs.bpf.c decides which
+// submit, run-queue wait, process, migration) and src/bpf/procs.bpf.c decides which
 // process events are worth sending.
 
 pub mod event_loop;

@@ -15,6 +15,7 @@ pub type GpuSubmitEvent = intf::gpu_submit_event;
 pub type RunqWaitEvent = intf::runq_wait_event;
 pub type ProcEvent = intf::gamer_proc_event;
 pub type ClassEvent = intf::class_event;
+pub type MigrateEvent = intf::migrate_event;
 
 pub use crate::names::Kind;
 
@@ -26,6 +27,7 @@ pub enum Event {
     GpuSubmit(GpuSubmitEvent),
     RunqWait(RunqWaitEvent),
     Proc(ProcEvent),
+    Migrate(MigrateEvent),
     Class(ClassEvent),
 }
 
@@ -39,6 +41,7 @@ impl Event {
             Kind::GpuSubmit => Event::GpuSubmit(read(data)?),
             Kind::RunqWait => Event::RunqWait(read(data)?),
             Kind::Proc => Event::Proc(read(data)?),
+            Kind::Migrate => Event::Migrate(read(data)?),
             Kind::Class => Event::Class(read(data)?),
         })
     }
@@ -50,6 +53,7 @@ impl Event {
             Event::GpuSubmit(_) => Kind::GpuSubmit,
             Event::RunqWait(_) => Kind::RunqWait,
             Event::Proc(_) => Kind::Proc,
+            Event::Migrate(_) => Kind::Migrate,
             Event::Class(_) => Kind::Class,
         }
     }
@@ -199,6 +203,17 @@ pub fn describe(event: &Event) -> String {
             c_chars(&e.comm),
             c_chars(&e.filename)
         ),
+        Event::Migrate(e) => format!(
+            "{:.6} migrate tid={} tgid={} comm={} class={} from={} to={} cross-llc={}",
+            e.ts_ns as f64 / 1e9,
+            e.tid,
+            e.tgid,
+            c_chars(&e.comm),
+            class_mask_names(e.class_mask),
+            e.from_cpu,
+            e.to_cpu,
+            e.cross_llc
+        ),
         Event::Class(e) => crate::classes::describe_event(e),
     }
 }
@@ -290,6 +305,17 @@ mod tests {
         assert!(line(intf::gamer_proc_kind_GAMER_PROC_EXIT).contains(" exit pid=77 "));
         assert!(line(intf::gamer_proc_kind_GAMER_PROC_LISTEN).contains(" listen pid=77 "));
         assert!(line(99).contains(" unknown pid=77 "));
+    }
+
+    #[test]
+    fn migrate_lines_carry_both_cpus_and_the_cache_flag() {
+        let mut e: MigrateEvent = read(&[0u8; size_of::<MigrateEvent>()]).unwrap();
+        (e.tid, e.from_cpu, e.to_cpu, e.cross_llc, e.class_mask) = (5, 1, 6, 1, 0b10000);
+        let line = describe(&Event::Migrate(e));
+        assert!(
+            line.ends_with(" migrate tid=5 tgid=0 comm= class=game from=1 to=6 cross-llc=1"),
+            "{line}"
+        );
     }
 
     #[test]

@@ -81,8 +81,11 @@ impl<'obj> Scheduler<'obj> {
         }
         let (c, detect_rx) = event_loop::consumer("detect", &[Kind::Proc], DETECT_BACKLOG);
         consumers.push(c);
-        let (c, stats_rx) =
-            event_loop::consumer("stats", &[Kind::Frame, Kind::Input], STATS_BACKLOG);
+        let (c, stats_rx) = event_loop::consumer(
+            "stats",
+            &[Kind::Frame, Kind::Input, Kind::Migrate],
+            STATS_BACKLOG,
+        );
         consumers.push(c);
         let (ticks_tx, ticks_rx) = crossbeam_channel::bounded(2);
         let mut events = EventLoop::new(&rings, consumers)?;

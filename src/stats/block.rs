@@ -90,6 +90,19 @@ pub fn format_block(m: &Metrics, figures: Figures) -> String {
         );
     }
 
+    if m.game_migrations > 0 {
+        let rate = if totals {
+            String::new()
+        } else {
+            format!(" ({}/s)", compact(m.game_cross_llc_migrations_per_s))
+        };
+        let _ = writeln!(
+            out,
+            "  game migrations  {}  cross-LLC {}{rate}",
+            m.game_migrations, m.game_cross_llc_migrations
+        );
+    }
+
     let (cpu, wakeups) = if totals {
         ("cpu-ms", "wakeups")
     } else {
@@ -249,6 +262,21 @@ mod tests {
             "  channels stats 3000000  watch-input 40000 (2 dropped)"
         );
         assert!(!b.contains("/s"), "{b}");
+    }
+
+    #[test]
+    fn game_migrations_show_once_there_are_any() {
+        let mut m = sample();
+        assert!(!format_block(&m, Figures::Rates).contains("migrations"));
+        (m.game_migrations, m.game_cross_llc_migrations) = (40, 12);
+        m.game_cross_llc_migrations_per_s = 3.0;
+        assert!(format_block(&m, Figures::Rates)
+            .contains("\n  game migrations  40  cross-LLC 12 (3/s)\n"));
+        let totals = format_block(&m, Figures::Totals);
+        assert!(
+            totals.contains("\n  game migrations  40  cross-LLC 12\n"),
+            "{totals}"
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::bpf_intf::class_counters;
 use crate::classes::CLASS_NAMES;
 use crate::detect::worker::Detected;
 use crate::events::event_loop::LoopCounts;
-use crate::events::records::{Event, Kind};
+use crate::events::records::{Event, Kind, MigrateEvent};
 
 /// The totals of one snapshot. `dispatch` and `ring_drops` are in the
 /// order of `STAT_NAMES` and `enum gamer_ring`; `input_ring_drops` has one
@@ -78,7 +78,29 @@ pub fn snapshot(t: &Totals<'_>) -> Metrics {
     m
 }
 
-/// The stats thread: frame and input events from `events`, snapshots of
+/// The game's CPU changes seen in the migrate stream since start.
+#[derive(Default)]
+struct GameMigrations {
+    all: u64,
+    cross_llc: u64,
+}
+
+impl GameMigrations {
+    fn on_migrate(&mut self, e: &MigrateEvent) {
+        if e.class_mask & (1 << crate::bpf_intf::gamer_class_GAMER_CLASS_GAME) == 0 {
+            return;
+        }
+        self.all += 1;
+        self.cross_llc += u64::from(e.cross_llc != 0);
+    }
+
+    fn fill(&self, m: &mut Metrics) {
+        m.game_migrations = self.all;
+        m.game_cross_llc_migrations = self.cross_llc;
+    }
+}
+
+/// The stats thread: frame, input and migrate events from `events`, snapshots of
 /// totals from `ticks`; publishes each snapshot, and prints the `--stats`
 /// block every `print_every` snapshots. Ends when both channels close.
 pub fn run(
@@ -88,6 +110,7 @@ pub fn run(
     print_every: Option<u64>,
 ) {
     let mut frames = FrameTracker::new();
+    let mut migrations = GameMigrations::default();
     let (mut events_open, mut ticks_open) = (true, true);
     while events_open || ticks_open {
         select! {
@@ -97,12 +120,14 @@ pub fn run(
                     publisher.frames().push(LoggedFrame::from(&f));
                 }
                 Ok(Event::Input(i)) => frames.on_input(i.ts_ns),
+                Ok(Event::Migrate(e)) => migrations.on_migrate(&e),
                 Ok(_) => {}
                 Err(_) => events_open = false,
             },
             recv(ticks) -> t => match t {
                 Ok(mut m) => {
                     frames.fill(&mut m);
+                    migrations.fill(&mut m);
                     publisher.publish(m);
                     let latest = publisher.latest();
                     if print_every.is_some_and(|n| latest.seq.is_multiple_of(n)) {
@@ -119,6 +144,20 @@ pub fn run(
 mod tests {
     use super::*;
     use crate::events::event_loop::ChannelCounts;
+
+    #[test]
+    fn only_the_game_threads_moves_count_and_cross_llc_apart() {
+        let mut e: MigrateEvent = crate::events::records::read(&[0u8; 64]).unwrap();
+        let mut g = GameMigrations::default();
+        let game = 1 << crate::bpf_intf::gamer_class_GAMER_CLASS_GAME;
+        for (mask, cross) in [(game, 1), (game | 1, 0), (1, 1), (game, 1)] {
+            (e.class_mask, e.cross_llc) = (mask, cross);
+            g.on_migrate(&e);
+        }
+        let mut m = Metrics::default();
+        g.fill(&mut m);
+        assert_eq!((m.game_migrations, m.game_cross_llc_migrations), (3, 2));
+    }
 
     #[test]
     fn snapshot_carries_every_total_by_name() {
@@ -139,7 +178,7 @@ mod tests {
             dropped: 1,
         });
         events.events[Kind::Class as usize] = 9;
-        let mut drops = vec![0; 6];
+        let mut drops = vec![0; Kind::ALL.len()];
         drops[Kind::Frame.ring() as usize] = 4;
         drops[Kind::Class.ring() as usize] = 2;
         let m = snapshot(&Totals {

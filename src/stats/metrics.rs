@@ -62,7 +62,9 @@ pub struct Metrics {
     pub classes: BTreeMap<String, ClassMetrics>,
     #[stat(desc = "Per dispatch path: where the scheduler put each runnable task")]
     pub dispatches: BTreeMap<String, DispatchMetrics>,
-    #[stat(desc = "Per BPF event ringbuf (input, frame, gpu-submit, runq-wait, exec, class)")]
+    #[stat(
+        desc = "Per BPF event ringbuf (input, frame, gpu-submit, runq-wait, exec, migrate, class)"
+    )]
     pub rings: BTreeMap<String, RingMetrics>,
     #[stat(
         desc = "Events each input ringbuf dropped, in ring order; the input row of rings sums them",
@@ -119,6 +121,15 @@ pub struct Metrics {
     pub input_to_frame_p50_us: u64,
     #[stat(desc = "99th percentile time from an input event to the next frame, in µs")]
     pub input_to_frame_p99_us: u64,
+
+    #[stat(
+        desc = "Times a game thread moved to another CPU since the scheduler started (the migrate stream)"
+    )]
+    pub game_migrations: u64,
+    #[stat(desc = "Of those, the moves between CPUs of different last-level caches")]
+    pub game_cross_llc_migrations: u64,
+    #[stat(desc = "Cross-LLC moves of game threads per second over the last interval")]
+    pub game_cross_llc_migrations_per_s: f64,
 
     #[stat(desc = "Processes treated as the game")]
     pub games: Vec<GameProcess>,

@@ -36,6 +36,11 @@ fn prev_of<'a, T>(map: &'a BTreeMap<String, T>, key: &str, zero: &'a T) -> &'a T
 pub fn fill_rates(prev: &Metrics, cur: &mut Metrics) {
     let dt = cur.uptime_ms.saturating_sub(prev.uptime_ms);
     cur.interval_ms = dt;
+    cur.game_cross_llc_migrations_per_s = per_second(
+        prev.game_cross_llc_migrations,
+        cur.game_cross_llc_migrations,
+        dt,
+    );
 
     let zero = Default::default();
     for (name, c) in cur.classes.iter_mut() {
@@ -89,6 +94,7 @@ mod tests {
     fn snapshot(uptime_ms: u64, n: u64) -> Metrics {
         let mut m = Metrics {
             uptime_ms,
+            game_cross_llc_migrations: n / 50,
             ..Default::default()
         };
         m.classes.insert(
@@ -142,6 +148,7 @@ mod tests {
         assert_eq!(cur.rings["frame"].drops_per_s, 2.0);
         assert_eq!(cur.channels["stats"].sent_per_s, 200.0);
         assert_eq!(cur.channels["stats"].dropped_per_s, 0.0);
+        assert_eq!(cur.game_cross_llc_migrations_per_s, 4.0);
     }
 
     #[test]

@@ -188,3 +188,16 @@ sched_trace_stop() {
 	echo 0 >"$t"/events/sched/sched_switch/enable
 	echo 0 >"$t"/events/sched/sched_waking/enable
 }
+
+# "CPU LLC" lines, one per online CPU: LLC is the CPU list sharing that
+# CPU's last-level cache (the highest cache index sysfs lists), the same
+# key scx_utils' topology groups CPUs by.
+llc_map() {
+	local c idx
+	for c in /sys/devices/system/cpu/cpu[0-9]*; do
+		[ -d "$c/cache" ] || continue
+		idx=$(ls -d "$c"/cache/index[0-9]* 2>/dev/null | sort -V | tail -n 1)
+		[ -n "$idx" ] || continue
+		echo "${c##*/cpu} $(cat "$idx/shared_cpu_list")"
+	done | sort -n
+}
