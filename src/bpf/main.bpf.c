@@ -207,9 +207,10 @@ static bool enqueue_on_idle_cpu(struct task_struct *p, u64 enq_flags)
  * every CPU serves first, with only the slice it had left, so the first CPU
  * that frees up, the RT task's own when its run ends or another, runs it
  * next; and it may take a CPU from a later deadline as a wakeup would. On
- * its deadline in the critical queue it waited, behind kernel threads and
- * the starvation guard's turn, past the end of the RT run (tests/vm/rt_audio.sh).
- * A task that may not move waits at the head of that CPU's own queue.
+ * its deadline in the critical queue it waited past the end of the RT run,
+ * behind other game threads, kernel threads and the starvation guard's
+ * turn (tests/vm/rt_audio.sh). A task that may not move waits at the head
+ * of that CPU's own queue.
  */
 static bool enqueue_displaced(struct task_struct *p, struct task_ctx *tctx, u64 enq_flags)
 {
