@@ -135,6 +135,7 @@ pub const STAT_NAMES: [&str; intf::gamer_stat_NR_GSTATS as usize] = [
     "critical",
     "keep-running",
     "cpu-release",
+    "displaced",
     "preempt-kick",
     "starve-guard",
     "aged",

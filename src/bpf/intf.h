@@ -21,7 +21,10 @@ enum gamer_consts {
 	SHARED_DSQ		= 0,
 	/* Critical tasks' queue, served first (policy.bpf.c says when not). */
 	CRITICAL_DSQ		= 1,
-	/* Tasks that waited too long, moved there out of turn, served before both. */
+	/*
+	 * Tasks that waited too long, moved there out of turn, and critical
+	 * tasks an RT task displaced: served before both.
+	 */
 	AGED_DSQ		= 2,
 	/* Length of a task's comm, as in the kernel. */
 	GAMER_COMM_LEN		= 16,
@@ -378,6 +381,8 @@ enum gamer_stat {
 	GSTAT_KEEP_RUNNING,
 	/* A higher-priority class took a CPU; its queued tasks went back. */
 	GSTAT_CPU_RELEASE,
+	/* A critical task that cpu_release sent back went first in line. */
+	GSTAT_DISPLACED,
 	/* A critical task woke with no idle CPU; a later deadline was kicked. */
 	GSTAT_PREEMPT_KICK,
 	/* The shared queue had waited too long: served ahead of critical tasks. */

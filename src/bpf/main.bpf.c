@@ -199,6 +199,39 @@ static bool enqueue_on_idle_cpu(struct task_struct *p, u64 enq_flags)
 	return true;
 }
 
+/*
+ * @p was waiting on, or running on, a CPU that a higher class (RT, deadline)
+ * has just taken, and gamer_cpu_release sent it back (the kernel had put a
+ * task that still had slice left at the head of that CPU's queue). A
+ * critical one, a game or audio thread, goes to the front: AGED_DSQ, which
+ * every CPU serves first, with only the slice it had left, so the first CPU
+ * that frees up, the RT task's own when its run ends or another, runs it
+ * next; and it may take a CPU from a later deadline as a wakeup would. On
+ * its deadline in the critical queue it waited past the end of the RT run,
+ * behind other game threads, kernel threads and the starvation guard's
+ * turn (tests/vm/rt_audio.sh). A task that may not move waits at the head
+ * of that CPU's own queue.
+ */
+static bool enqueue_displaced(struct task_struct *p, struct task_ctx *tctx, u64 enq_flags)
+{
+	u64 slice = task_slice(tctx);
+
+	if (!task_is_critical(tctx))
+		return false;
+	if (p->scx.slice && p->scx.slice < slice)
+		slice = p->scx.slice;
+	if (is_migration_disabled(p) || p->nr_cpus_allowed == 1) {
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice, enq_flags | SCX_ENQ_HEAD);
+	} else {
+		/* The deadline is what preempt_for weighs a victim's against. */
+		task_deadline(tctx, vtime_now);
+		scx_bpf_dsq_insert(p, AGED_DSQ, slice, enq_flags);
+		preempt_for(p, tctx);
+	}
+	stat_inc(GSTAT_DISPLACED);
+	return true;
+}
+
 void BPF_STRUCT_OPS(gamer_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx;
@@ -222,6 +255,8 @@ void BPF_STRUCT_OPS(gamer_enqueue, struct task_struct *p, u64 enq_flags)
 
 	/* A class may have expired, or been given, since select_cpu looked. */
 	classify_refresh(p, tctx);
+	if ((enq_flags & SCX_ENQ_REENQ) && enqueue_displaced(p, tctx, enq_flags))
+		return;
 	dsq = task_dsq(tctx);
 	scx_bpf_dsq_insert_vtime(p, dsq, task_slice(tctx), task_deadline(tctx, vtime_now), enq_flags);
 	stat_inc(dsq == CRITICAL_DSQ ? GSTAT_CRITICAL : GSTAT_SHARED);

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Loads for tests/vm/rt.sh, each ending by itself so that a VM whose CPUs
- * RT tasks hold stays recoverable (no shell or timer has to get a CPU to
- * stop them):
+ * Loads for tests/vm/rt.sh and rt_audio.sh, each ending by itself so that
+ * a VM whose CPUs RT tasks hold stays recoverable (no shell or timer has to
+ * get a CPU to stop them):
  *   rt_load hog SECONDS             spin until SECONDS have passed
  *   rt_load audio PERIOD_US RUN_US SECONDS
  *                                   every PERIOD_US (absolute deadlines, as
