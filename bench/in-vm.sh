@@ -56,24 +56,25 @@ scenario_game() {
 	esac
 }
 
-# Bytes written by the guest's hackbench processes (the load's only ones),
-# from the kernel's per-process I/O accounting: one pgrep and one awk,
-# whatever their number.
+# Bytes written by the processes of group $1, from the kernel's per-process
+# I/O accounting (read while they are stopped: one pgrep and one awk).
 hackbench_written() {
-	pgrep -x hackbench | sed 's|.*|/proc/&/io|' | xargs -r awk '/^wchar:/ { n += $2 } END { print n + 0 }' 2>/dev/null
+	pgrep -g "$1" | sed 's|.*|/proc/&/io|' | xargs -r awk '/^wchar:/ { n += $2 } END { print n + 0 }' 2>/dev/null
 }
 
-# End every hackbench process (stopped ones too), reap the parent $1, and
-# wait until none is left but zombies: the guest's init (virtme-ng-init)
-# does not reap every orphan, so exit-time zombies are not counted.
-stop_hackbench() {
+# End process group $1 (hackbench, stopped or not), reap its leader, and
+# wait until none of it is left but zombies: the guest's init
+# (virtme-ng-init) does not reap every orphan. Signals go to the group in
+# one call: a pkill that scans /proc would wait its turn behind the crowd
+# for tens of seconds.
+stop_group() {
 	local i
-	pkill -TERM -x hackbench || true
-	pkill -CONT -x hackbench || true
+	kill -TERM -- "-$1" 2>/dev/null || true
+	kill -CONT -- "-$1" 2>/dev/null || true
 	wait "$1" 2>/dev/null || true
 	for i in $(seq 1 100); do
-		pgrep -r R,S,D,T,t -x hackbench >/dev/null || return 0
-		[ "$i" -lt 50 ] || pkill -KILL -x hackbench || true
+		pgrep -r R,S,D,T,t -g "$1" >/dev/null || return 0
+		[ "$i" -lt 50 ] || kill -KILL -- "-$1" 2>/dev/null || true
 		sleep 0.1
 	done
 	fail "hackbench's processes outlived SIGKILL"
@@ -107,13 +108,15 @@ start_load() {
 		# per second, from the kernel's count of the bytes the hackbench
 		# processes wrote (wchar in /proc/<pid>/io; 100-byte messages),
 		# read once they are stopped at the window's end.
-		(hackbench -g $((2 * ncpu)) -l 100000000 >/dev/null 2>&1 &
+		# (set -m: hackbench gets a process group of its own.)
+		(set -m
+			hackbench -g $((2 * ncpu)) -l 100000000 >/dev/null 2>&1 &
 			hb=$! t0=$(date +%s.%N)
 			sleep "$secs"
-			pkill -STOP -x hackbench || true
+			kill -STOP -- "-$hb" 2>/dev/null || true
 			t1=$(date +%s.%N)
-			w=$(hackbench_written)
-			stop_hackbench "$hb"
+			w=$(hackbench_written "$hb")
+			stop_group "$hb"
 			awk -v w="$w" -v s="$t0" -v e="$t1" \
 				'BEGIN { if (w > 0) printf "%.3f\n", w / 100 / (e - s) }' >"$VM_WORK/load.ops") &
 		;;
