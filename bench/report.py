@@ -31,12 +31,12 @@ SCENARIO = {
     "idle-60": "60 Hz, 4 ms of work per frame, no load: the frames the VM itself loses",
     "cpu-hogs": "60 Hz, 4 ms of work per frame, 4 CPU hogs per CPU (stress-ng --cpu)",
     "idle-144": "144 Hz, 2 ms of work per frame, no load: the frames the VM itself loses",
-    "hackbench": "144 Hz, 2 ms of work per frame, hackbench -g 2N on N CPUs (-g 4 on 2) for the whole window",
+    "hackbench": "144 Hz, 2 ms of work per frame, hackbench -g 2N on N CPUs (-g 4 on 2) rerun",
     "build-storm": "60 Hz, 4 ms of work per frame, fork/exec storm (2 jobs per CPU of short shell processes)",
     "kmscube-idle": "Debian's kmscube (Mesa llvmpipe) on virtio-gpu at 320x240, no load; frames timed "
                     "by the kernel's vblank tracepoints, missed = refreshes that showed no new frame",
     "kmscube-hogs": "kmscube as in kmscube-idle, 4 CPU hogs per CPU (stress-ng --cpu)",
-    "kmscube-hackbench": "kmscube as in kmscube-idle, hackbench -g 2N on N CPUs (-g 4 on 2) for the whole window",
+    "kmscube-hackbench": "kmscube as in kmscube-idle, hackbench -g 2N on N CPUs (-g 4 on 2) rerun",
     "kmscube-build-storm": "kmscube as in kmscube-idle, fork/exec storm (2 jobs per CPU of short shell processes)",
 }
 
