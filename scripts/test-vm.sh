@@ -9,7 +9,10 @@
 # under target/vm/<name>/. A test that needs extra qemu devices says so in a
 # header line: `# vm-qemu-opts: -device virtio-gpu-pci`. One that must run
 # on other CPU counts than the default 2 lists them, `# vm-cpus: 2 4`, and
-# runs once per count, as <name>-<N>cpu.
+# runs once per count, as <name>-<N>cpu. One whose VM may need more wall
+# time than vm-run.sh's default 900 s (an instruction-count clock runs
+# slower in wall time on a busy host, its guest time unchanged) says so:
+# `# vm-timeout: 1800`.
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -34,6 +37,7 @@ for t in "${tests[@]}"; do
 	fi
 	qemu_opts=$(sed -n 's/^# vm-qemu-opts: //p' "$script" | head -1)
 	cpu_counts=$(sed -n 's/^# vm-cpus: //p' "$script" | head -1)
+	vm_timeout=$(sed -n 's/^# vm-timeout: //p' "$script" | head -1)
 	for cpus in ${cpu_counts:-2}; do
 		name=$t
 		[ -z "$cpu_counts" ] || name=$t-${cpus}cpu
@@ -41,7 +45,7 @@ for t in "${tests[@]}"; do
 		rm -rf "$out"
 		echo "=== vm test: $name"
 		start=$(date +%s)
-		if "$here/vm-run.sh" --cpus "$cpus" --out "$out" --qemu-opts "$qemu_opts" -- bash "$script"; then
+		if "$here/vm-run.sh" --cpus "$cpus" --timeout "${vm_timeout:-900}" --out "$out" --qemu-opts "$qemu_opts" -- bash "$script"; then
 			passed=$((passed + 1))
 			echo "=== $name: ok ($(($(date +%s) - start)) s)"
 		else

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # vm-qemu-opts: -icount shift=2,sleep=off
+# vm-timeout: 1800
 # Every task makes progress under a crowd while a game runs: an unclassed
 # `hackbench -g 2 -f 10` (40 processes passing messages), two CPU hogs and
 # a plain periodic task share 2 CPUs with a game thread that wakes every

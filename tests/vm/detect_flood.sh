@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# vm-timeout: 1800
 # Bounded work for untrusted execs: uid 1000, the seat's active user (the
 # eligible one, whose candidate execs BPF reports: the worst case), execs
 # `x.exe` $FLOOD_N times (10,000 unless set): $FLOOD_N/10 processes, spawned
