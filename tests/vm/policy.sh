@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
 # vm-qemu-opts: -icount shift=2,sleep=off
-# vm-timeout: 1800
 # The gaming policy's mechanisms, each measured at the boundary (the
 # kernel's sched_waking and sched_switch tracepoints, /proc/PID/schedstat),
 # on QEMU's instruction-count clock so host load cannot move the numbers:
