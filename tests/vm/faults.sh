@@ -21,11 +21,12 @@ wait_attached "$SCHED_PID"
 stress-ng --timeout 20s --metrics-brief --cpu 2 --fork 1 --switch 1 \
 	>"$VM_WORK"/kill-stress.log 2>&1 &
 load_pid=$!
+# It appends a line per tick: rewriting one number would truncate the file
+# first, and a read in between would see it empty.
+: >"$VM_WORK"/progress
 (
-	i=0
 	while :; do
-		i=$((i + 1))
-		echo "$i" >"$VM_WORK"/progress
+		echo tick >>"$VM_WORK"/progress
 		sleep 0.05
 	done
 ) &
@@ -53,9 +54,9 @@ kernel_ms=$(awk -v a="$(klog_time 'faults: SIGKILL')" -v b="$(klog_time 'scx_gam
 echo "figure: the default scheduler took over ${fallback_ms} ms after SIGKILL (polled), ${kernel_ms} ms by the kernel log"
 [ "$fallback_ms" -le 1000 ] || fail "the default scheduler took over after ${fallback_ms} ms, more than 1 s"
 
-p1=$(cat "$VM_WORK"/progress)
+p1=$(wc -l <"$VM_WORK"/progress)
 sleep 1
-p2=$(cat "$VM_WORK"/progress)
+p2=$(wc -l <"$VM_WORK"/progress)
 [ "$p2" -gt "$p1" ] || fail "the counter stopped at $p1 after the kill"
 echo "ok: the counter kept going after the kill ($p1 -> $p2 in 1 s)"
 kill "$counter_pid"
