@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# vm-qemu-opts: -icount shift=2,sleep=off
 # Faults: what happens when scx_gamer goes away without a clean detach.
 #  - SIGKILL of the userspace process: the kernel's default scheduler must
 #    take over within 1 s (measured by polling sched_ext's state), and a
