@@ -97,21 +97,21 @@ impl SystemView {
 
 /// The CapEff bitmask from the text of /proc/<pid>/status.
 pub fn parse_cap_eff(status: &str) -> Option<u64> {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+    let v = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
+    u64::from_str_radix(v.trim(), 16).ok()
 }
 
-/// The sched_ext state (`disabled`, `enabling`, `enabled`, `disabling`) and
-/// the name of the attached scheduler, if any.
-pub fn read_state(sched_ext_dir: &Path) -> Option<(String, Option<String>)> {
+/// The attached scheduler, when sched_ext's state (`disabled`, `enabling`,
+/// `enabled`, `disabling`) is `taken`; None when the state cannot be read.
+fn attached_other(sched_ext_dir: &Path, taken: fn(&str) -> bool) -> Option<Refusal> {
     let state = fs::read_to_string(sched_ext_dir.join("state")).ok()?;
-    let ops = fs::read_to_string(sched_ext_dir.join("root/ops"))
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty());
-    Some((state.trim().to_string(), ops))
+    let state = state.trim().to_string();
+    let ops = fs::read_to_string(sched_ext_dir.join("root/ops")).unwrap_or_default();
+    let ops = match ops.trim() {
+        "" => "unknown".to_string(),
+        ops => ops.to_string(),
+    };
+    taken(&state).then_some(Refusal::AlreadyAttached { ops, state })
 }
 
 /// Decide whether scx_gamer may start. The order matters: a kernel without
@@ -123,27 +123,17 @@ pub fn check(view: &SystemView) -> Result<(), Refusal> {
             kernel: view.kernel_release.clone(),
         });
     }
-
-    let mut missing = Vec::new();
-    for (bit, name) in [(CAP_SYS_ADMIN, "CAP_SYS_ADMIN"), (CAP_BPF, "CAP_BPF")] {
-        if view.cap_eff & (1u64 << bit) == 0 {
-            missing.push(name);
-        }
-    }
+    let missing: Vec<&'static str> = [(CAP_SYS_ADMIN, "CAP_SYS_ADMIN"), (CAP_BPF, "CAP_BPF")]
+        .into_iter()
+        .filter(|(bit, _)| view.cap_eff & (1u64 << bit) == 0)
+        .map(|(_, name)| name)
+        .collect();
     if !missing.is_empty() {
         return Err(Refusal::MissingCaps { missing });
     }
-
-    match read_state(&view.sched_ext_dir) {
-        Some((state, _)) if state == "disabled" => Ok(()),
-        Some((state, ops)) => Err(Refusal::AlreadyAttached {
-            ops: ops.unwrap_or_else(|| "unknown".into()),
-            state,
-        }),
-        // The directory exists but cannot be read: let the load itself
-        // report what is wrong rather than guess here.
-        None => Ok(()),
-    }
+    // A directory that exists but cannot be read: let the load itself
+    // report what is wrong rather than guess here.
+    attached_other(&view.sched_ext_dir, |s| s != "disabled").map_or(Ok(()), Err)
 }
 
 /// Claim the one-instance lock beside `stats_socket`, held for as long as
@@ -181,15 +171,7 @@ pub fn claim_instance(stats_socket: &Path) -> anyhow::Result<Flock<fs::File>> {
 /// own has already been undone when the kernel returns, so a state still
 /// `enabling` or `enabled` belongs to someone else.
 pub fn taken_meanwhile(sched_ext_dir: &Path) -> Option<Refusal> {
-    match read_state(sched_ext_dir) {
-        Some((state, ops)) if state == "enabled" || state == "enabling" => {
-            Some(Refusal::AlreadyAttached {
-                ops: ops.unwrap_or_else(|| "unknown".into()),
-                state,
-            })
-        }
-        _ => None,
-    }
+    attached_other(sched_ext_dir, |s| matches!(s, "enabled" | "enabling"))
 }
 
 #[cfg(test)]

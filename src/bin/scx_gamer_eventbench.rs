@@ -95,14 +95,10 @@ fn main() -> ExitCode {
 }
 
 fn thread_cpu() -> Duration {
-    getrusage(UsageWho::RUSAGE_THREAD)
-        .map(|u| {
-            let tv = |t: nix::sys::time::TimeVal| {
-                Duration::from_secs(t.tv_sec() as u64) + Duration::from_micros(t.tv_usec() as u64)
-            };
-            tv(u.user_time()) + tv(u.system_time())
-        })
-        .unwrap_or_default()
+    use nix::sys::time::TimeValLike;
+    getrusage(UsageWho::RUSAGE_THREAD).map_or(Duration::ZERO, |u| {
+        Duration::from_micros((u.user_time() + u.system_time()).num_microseconds() as u64)
+    })
 }
 
 /// Run the producer program once, writing `count` records.
@@ -127,6 +123,7 @@ fn produce(prog_fd: i32, count: u32, first_seq: u32) -> Result<()> {
 }
 
 fn run(opts: &Opts) -> Result<Figures> {
+    use libbpf_rs::skel::Skel;
     let mut open_object = MaybeUninit::uninit();
     let skel = EventbenchSkelBuilder::default()
         .open(&mut open_object)
@@ -134,7 +131,6 @@ fn run(opts: &Opts) -> Result<Figures> {
         .load()
         .context("loading the benchmark's BPF object (needs root)")?;
 
-    use libbpf_rs::skel::Skel;
     let maps: Vec<libbpf_rs::Map> = skel
         .object()
         .maps()
@@ -144,51 +140,40 @@ fn run(opts: &Opts) -> Result<Figures> {
         .iter()
         .map(|m| (Kind::Input, m as &dyn MapCore))
         .collect();
-    if rings.len() != scx_gamer::bpf_intf::gamer_consts_GAMER_NR_INPUT_RINGS as usize {
-        bail!(
-            "expected {} input ringbufs, found {}",
-            scx_gamer::bpf_intf::gamer_consts_GAMER_NR_INPUT_RINGS,
-            rings.len()
-        );
+    let nr_rings = scx_gamer::bpf_intf::gamer_consts_GAMER_NR_INPUT_RINGS as usize;
+    if rings.len() != nr_rings {
+        bail!("expected {nr_rings} input ringbufs, found {}", rings.len());
     }
 
-    let mut consumers = Vec::new();
-    let received = AtomicU64::new(0);
-    let done = AtomicBool::new(false);
-    let produced = AtomicU64::new(0);
-    let prog_fd = skel.progs.produce.as_fd().as_raw_fd();
-    let (tx_side, rx) = if opts.channel {
+    let (consumers, rx): (Vec<_>, Option<_>) = if opts.channel {
         let (c, rx) = consumer("bench", &[Kind::Input], 65_536);
-        (Some(c), Some(rx))
+        (vec![c], Some(rx))
     } else {
-        (None, None)
+        (Vec::new(), None)
     };
-    consumers.extend(tx_side);
     let mut events = EventLoop::new(&rings, consumers)?;
-
-    let seconds = Duration::from_secs(opts.seconds);
-    let (rate_hz, batch) = (opts.rate_hz, opts.batch);
+    let (received, done, produced) = (AtomicU64::new(0), AtomicBool::new(false), AtomicU64::new(0));
+    let prog_fd = skel.progs.produce.as_fd().as_raw_fd();
     let start = Instant::now();
-    let (figures, channel_cpu) = std::thread::scope(|s| -> Result<(Figures, Duration)> {
+    let end = start + Duration::from_secs(opts.seconds);
+    std::thread::scope(|s| -> Result<Figures> {
         let producer = s.spawn(|| -> Result<()> {
-            let end = Instant::now() + seconds;
             let mut seq = 0u32;
-            match 1_000_000_000u64.checked_div(rate_hz) {
+            match 1_000_000_000u64.checked_div(opts.rate_hz) {
                 None => {
                     while Instant::now() < end {
-                        produce(prog_fd, batch, seq)?;
-                        seq = seq.wrapping_add(batch);
-                        produced.fetch_add(u64::from(batch), Ordering::Relaxed);
+                        produce(prog_fd, opts.batch, seq)?;
+                        seq = seq.wrapping_add(opts.batch);
+                        produced.fetch_add(u64::from(opts.batch), Ordering::Relaxed);
                     }
                 }
                 Some(period_ns) => {
-                    let period = Duration::from_nanos(period_ns);
                     let mut next = Instant::now();
                     while next < end {
                         produce(prog_fd, 1, seq)?;
                         seq = seq.wrapping_add(1);
                         produced.fetch_add(1, Ordering::Relaxed);
-                        next += period;
+                        next += Duration::from_nanos(period_ns);
                         if let Some(d) = next.checked_duration_since(Instant::now()) {
                             std::thread::sleep(d);
                         }
@@ -221,29 +206,19 @@ fn run(opts: &Opts) -> Result<Figures> {
         let channel_cpu = channel
             .map(|h| h.join().expect("channel thread panicked"))
             .unwrap_or_default();
-
         let drops: Vec<u64> = sum_percpu(&skel.maps.ring_drops, Kind::Input.ring() + 1)?;
-        let bpf_drops = drops[Kind::Input.ring() as usize];
-        let channel_drops = counts.channels.iter().map(|c| c.dropped).sum();
-        Ok((
-            Figures {
-                wall,
-                produced: produced.load(Ordering::Relaxed),
-                consumed: counts.events[Kind::Input as usize],
-                bpf_drops,
-                channel_received: received.load(Ordering::Relaxed),
-                channel_drops,
-                syscalls: counts.syscalls,
-                wakeups: counts.wakeups,
-                loop_cpu,
-                channel_cpu: Duration::ZERO,
-            },
+        Ok(Figures {
+            wall,
+            produced: produced.load(Ordering::Relaxed),
+            consumed: counts.events[Kind::Input as usize],
+            bpf_drops: drops[Kind::Input.ring() as usize],
+            channel_received: received.load(Ordering::Relaxed),
+            channel_drops: counts.channels.iter().map(|c| c.dropped).sum(),
+            syscalls: counts.syscalls,
+            wakeups: counts.wakeups,
+            loop_cpu,
             channel_cpu,
-        ))
-    })?;
-    Ok(Figures {
-        channel_cpu,
-        ..figures
+        })
     })
 }
 

@@ -2,15 +2,11 @@
 //
 // One attachment of the BPF scheduler: open, set the tunables, load, attach
 // (here), serve the event loop until a signal or the kernel ends it, detach
-// (run.rs). main.rs decides whether to start another one afterwards.
-//
-// - plan: which CPUs are fast, from the machine's layout.
-// - maps: the counters, the game map and the .bss variables userspace
-//   shares with BPF while attached.
-// - verifier: `--verifier-stats`.
+// (run.rs). main.rs decides whether to start another one afterwards. maps.rs
+// holds what userspace shares with BPF while attached, verifier.rs
+// `--verifier-stats`.
 
 mod maps;
-mod plan;
 mod run;
 mod verifier;
 
@@ -33,6 +29,7 @@ use crate::events::records::Kind;
 use crate::hooks;
 use crate::preflight;
 use crate::stats;
+use crate::topology;
 use maps::SharedVars;
 
 pub use maps::sum_percpu;
@@ -73,7 +70,7 @@ impl<'obj> Scheduler<'obj> {
         publisher: Arc<stats::Publisher>,
         refused: &BTreeSet<String>,
     ) -> Result<Self> {
-        let plan = plan::topology_plan(opts)?;
+        let plan = topology::machine_plan(opts.fast_cpus.as_ref().map(|l| l.0.as_slice()))?;
 
         let mut builder = BpfSkelBuilder::default();
         builder.obj_builder.debug(opts.verbose);
@@ -90,10 +87,10 @@ impl<'obj> Scheduler<'obj> {
         rodata.class_window_ns = opts.class_window_ns();
         rodata.chain_window_ns = opts.chain_window_ns();
         rodata.chain_max_depth = opts.chain_max_depth;
-        rodata.input_boost_ns = opts.input_boost_ms * 1_000_000;
-        rodata.game_idle_ns = opts.game_idle_ms * 1_000_000;
+        rodata.input_boost_ns = opts.input_boost_ns();
+        rodata.game_idle_ns = opts.game_idle_ns();
         rodata.starve_ns = opts.starve_ns();
-        rodata.max_wait_ns = opts.max_wait_ms * 1_000_000;
+        rodata.max_wait_ns = opts.max_wait_ns();
         rodata.policy_off = opts.no_policy;
         rodata.prefer_fast = plan.prefer_fast && !opts.no_policy;
         for (cpu, (&fast, &llc)) in plan.fast.iter().zip(&plan.llc).enumerate() {
@@ -118,26 +115,21 @@ impl<'obj> Scheduler<'obj> {
         let targets: Vec<&str> = hook_progs.values().map(String::as_str).collect();
         info!("class hooks on: {}", targets.join(" "));
 
-        let skel =
+        let mut skel =
             hooks::load_with_hooks(&hook_progs, || Ok(scx_ops_load!(skel, gamer_ops, uei)?))?;
         maps::register_game(&skel, opts)?;
         if opts.verifier_stats {
             verifier::print_verifier_stats(&skel)?;
         }
 
-        let mut skel = skel;
         let shared = SharedVars::take(&mut skel)?;
-        let link = match scx_ops_attach!(skel, gamer_ops) {
-            Ok(link) => link,
-            Err(e) => {
-                return Err(
-                    match preflight::taken_meanwhile(Path::new(preflight::SCHED_EXT_SYSFS)) {
-                        Some(refusal) => refusal.into(),
-                        None => e,
-                    },
-                )
-            }
-        };
+        let link =
+            scx_ops_attach!(skel, gamer_ops).map_err(|e| {
+                match preflight::taken_meanwhile(Path::new(preflight::SCHED_EXT_SYSFS)) {
+                    Some(refusal) => refusal.into(),
+                    None => e,
+                }
+            })?;
         info!(
             "scx_gamer attached (slice {} us, lag bound {} us, gaming policy {})",
             opts.slice_us,
