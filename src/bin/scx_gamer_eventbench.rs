@@ -3,18 +3,11 @@
 // The event path's benchmark: how fast the scheduler's event loop drains
 // its input ringbufs, how many syscalls that costs, and how much CPU.
 //
-// A separate BPF object (src/bpf/eventbench.bpf.c) holds a syscall program
-// that writes batches of input records into the same ringbuf layout as the
-// scheduler, with the same wakeup rule. A producer thread runs it with
-// BPF_PROG_TEST_RUN; this thread runs the very EventLoop the scheduler runs
-// (src/events/event_loop.rs) and counts. BPF is needed, sched_ext is not.
-//
-//   scx_gamer_eventbench                       full rate, 5 s
-//   scx_gamer_eventbench --rate-hz 8000        an 8 kHz mouse
-//   scx_gamer_eventbench --channel             also hand each event to a
-//                                              consumer thread
-//
-// docs/events.md records the figures and the commands.
+// A producer thread runs src/bpf/eventbench.bpf.c's syscall program with
+// BPF_PROG_TEST_RUN, writing input records into the scheduler's ringbuf
+// layout with its wakeup rule; this thread runs the scheduler's very
+// EventLoop and counts. Needs BPF, not sched_ext. docs/events.md has the
+// figures and the commands.
 
 mod eventbench_skel {
     #![allow(clippy::all, non_camel_case_types, non_snake_case, dead_code)]
@@ -67,26 +60,10 @@ struct Opts {
     json: bool,
 }
 
-struct Figures {
-    wall: Duration,
-    produced: u64,
-    consumed: u64,
-    bpf_drops: u64,
-    channel_received: u64,
-    channel_drops: u64,
-    syscalls: u64,
-    wakeups: u64,
-    loop_cpu: Duration,
-    channel_cpu: Duration,
-}
-
 fn main() -> ExitCode {
     let opts = Opts::parse();
     match run(&opts) {
-        Ok(f) => {
-            report(&opts, &f);
-            ExitCode::SUCCESS
-        }
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("scx_gamer_eventbench: {e:#}");
             ExitCode::FAILURE
@@ -122,7 +99,8 @@ fn produce(prog_fd: i32, count: u32, first_seq: u32) -> Result<()> {
     Ok(())
 }
 
-fn run(opts: &Opts) -> Result<Figures> {
+/// Run the benchmark and print its figures.
+fn run(opts: &Opts) -> Result<()> {
     use libbpf_rs::skel::Skel;
     let mut open_object = MaybeUninit::uninit();
     let skel = EventbenchSkelBuilder::default()
@@ -156,7 +134,7 @@ fn run(opts: &Opts) -> Result<Figures> {
     let prog_fd = skel.progs.produce.as_fd().as_raw_fd();
     let start = Instant::now();
     let end = start + Duration::from_secs(opts.seconds);
-    std::thread::scope(|s| -> Result<Figures> {
+    std::thread::scope(|s| -> Result<()> {
         let producer = s.spawn(|| -> Result<()> {
             let mut seq = 0u32;
             match 1_000_000_000u64.checked_div(opts.rate_hz) {
@@ -207,81 +185,64 @@ fn run(opts: &Opts) -> Result<Figures> {
             .map(|h| h.join().expect("channel thread panicked"))
             .unwrap_or_default();
         let drops: Vec<u64> = sum_percpu(&skel.maps.ring_drops, Kind::Input.ring() + 1)?;
-        Ok(Figures {
-            wall,
-            produced: produced.load(Ordering::Relaxed),
-            consumed: counts.events[Kind::Input as usize],
-            bpf_drops: drops[Kind::Input.ring() as usize],
-            channel_received: received.load(Ordering::Relaxed),
-            channel_drops: counts.channels.iter().map(|c| c.dropped).sum(),
-            syscalls: counts.syscalls,
-            wakeups: counts.wakeups,
-            loop_cpu,
-            channel_cpu,
-        })
-    })
-}
-
-fn report(opts: &Opts, f: &Figures) {
-    let secs = f.wall.as_secs_f64();
-    let consumed = f.consumed.max(1) as f64;
-    let cpu = f.loop_cpu + f.channel_cpu;
-    let rate = f.consumed as f64 / secs;
-    let per_1000 = f.syscalls as f64 * 1000.0 / consumed;
-    let ns_per_event = cpu.as_nanos() as f64 / consumed;
-    let cpu_pct = cpu.as_secs_f64() / secs * 100.0;
-    if opts.json {
-        println!(
-            "{{\"mode\":\"{}\",\"channel\":{},\"seconds\":{secs:.3},\"produced\":{},\"consumed\":{},\
-             \"bpf_drops\":{},\"channel_received\":{},\"channel_drops\":{},\"syscalls\":{},\
-             \"wakeups\":{},\"events_per_s\":{rate:.0},\"syscalls_per_1000\":{per_1000:.3},\
-             \"loop_cpu_ms\":{:.3},\"channel_cpu_ms\":{:.3},\"cpu_ns_per_event\":{ns_per_event:.1},\
-             \"cpu_percent\":{cpu_pct:.3}}}",
-            if opts.rate_hz == 0 { "full".to_string() } else { format!("{}hz", opts.rate_hz) },
-            opts.channel,
-            f.produced,
-            f.consumed,
-            f.bpf_drops,
-            f.channel_received,
-            f.channel_drops,
-            f.syscalls,
-            f.wakeups,
-            f.loop_cpu.as_secs_f64() * 1e3,
-            f.channel_cpu.as_secs_f64() * 1e3,
+        let produced = produced.load(Ordering::Relaxed);
+        let consumed = counts.events[Kind::Input as usize];
+        let bpf_drops = drops[Kind::Input.ring() as usize];
+        let channel_received = received.load(Ordering::Relaxed);
+        let channel_drops: u64 = counts.channels.iter().map(|c| c.dropped).sum();
+        let (syscalls, wakeups) = (counts.syscalls, counts.wakeups);
+        let secs = wall.as_secs_f64();
+        let cpu = loop_cpu + channel_cpu;
+        let rate = consumed as f64 / secs;
+        let per_1000 = syscalls as f64 * 1000.0 / consumed.max(1) as f64;
+        let ns_per_event = cpu.as_nanos() as f64 / consumed.max(1) as f64;
+        let cpu_pct = cpu.as_secs_f64() / secs * 100.0;
+        let (loop_ms, channel_ms) = (
+            loop_cpu.as_secs_f64() * 1e3,
+            channel_cpu.as_secs_f64() * 1e3,
         );
-        return;
-    }
-    let mode = if opts.rate_hz == 0 {
-        format!("full rate, batches of {}", opts.batch)
-    } else {
-        format!("{} Hz, one event at a time", opts.rate_hz)
-    };
-    println!(
-        "event benchmark: {mode}, {secs:.2} s{}",
-        if opts.channel {
+        let channel = opts.channel;
+        if opts.json {
+            let mode = match opts.rate_hz {
+                0 => "full".to_string(),
+                hz => format!("{hz}hz"),
+            };
+            println!(
+                "{{\"mode\":\"{mode}\",\"channel\":{channel},\"seconds\":{secs:.3},\"produced\":{produced},\
+                 \"consumed\":{consumed},\"bpf_drops\":{bpf_drops},\"channel_received\":{channel_received},\
+                 \"channel_drops\":{channel_drops},\"syscalls\":{syscalls},\"wakeups\":{wakeups},\
+                 \"events_per_s\":{rate:.0},\"syscalls_per_1000\":{per_1000:.3},\"loop_cpu_ms\":{loop_ms:.3},\
+                 \"channel_cpu_ms\":{channel_ms:.3},\"cpu_ns_per_event\":{ns_per_event:.1},\
+                 \"cpu_percent\":{cpu_pct:.3}}}"
+            );
+            return Ok(());
+        }
+        let mode = match opts.rate_hz {
+            0 => format!("full rate, batches of {}", opts.batch),
+            hz => format!("{hz} Hz, one event at a time"),
+        };
+        let with = if channel {
             ", with a consumer thread"
         } else {
             ""
-        }
-    );
-    println!(
-        "  produced {} events; consumed {}; dropped in BPF (ring full) {}",
-        f.produced, f.consumed, f.bpf_drops
-    );
-    if opts.channel {
+        };
+        println!("event benchmark: {mode}, {secs:.2} s{with}");
         println!(
-            "  consumer thread received {}; channel drops {}",
-            f.channel_received, f.channel_drops
+            "  produced {produced} events; consumed {consumed}; dropped in BPF (ring full) {bpf_drops}"
         );
-    }
-    println!("  consumed: {:.2} M events/s", rate / 1e6);
-    println!(
-        "  syscalls by the loop: {} ({} wakeups): {per_1000:.3} per 1000 events",
-        f.syscalls, f.wakeups
-    );
-    println!(
-        "  consumer CPU: loop {:.1} ms + consumer thread {:.1} ms = {ns_per_event:.1} ns/event, {cpu_pct:.3} % of one CPU",
-        f.loop_cpu.as_secs_f64() * 1e3,
-        f.channel_cpu.as_secs_f64() * 1e3
-    );
+        if channel {
+            println!(
+                "  consumer thread received {channel_received}; channel drops {channel_drops}"
+            );
+        }
+        println!("  consumed: {:.2} M events/s", rate / 1e6);
+        println!(
+            "  syscalls by the loop: {syscalls} ({wakeups} wakeups): {per_1000:.3} per 1000 events"
+        );
+        println!(
+            "  consumer CPU: loop {loop_ms:.1} ms + consumer thread {channel_ms:.1} ms = \
+             {ns_per_event:.1} ns/event, {cpu_pct:.3} % of one CPU"
+        );
+        Ok(())
+    })
 }

@@ -30,12 +30,10 @@ use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTime
 
 use super::records::{Event, Kind};
 
-/// The drain timeout while events keep coming: how stale an event can be
-/// when a consumer gets it, at rates too low to fill half a ringbuf. No
-/// scheduling decision waits on userspace (exec events, which launch
-/// detection times, wake the loop at once), so staleness only delays what a
-/// person reads, and a slower drain keeps the scheduler's own process off
-/// the CPUs the game is using (docs/events.md).
+/// The drain timeout while events keep coming: how stale an event can be,
+/// at rates too low to fill half a ringbuf. No scheduling decision waits on
+/// userspace (exec events wake the loop at once), and a slower drain keeps
+/// the scheduler's own process off the game's CPUs (docs/events.md).
 pub const MIN_DRAIN: Duration = Duration::from_millis(50);
 /// The drain timeout after a long quiet spell, for a loop without a tick.
 pub const MAX_DRAIN: Duration = Duration::from_millis(160);
@@ -54,7 +52,8 @@ pub struct ChannelCounts {
     pub dropped: u64,
 }
 
-/// A consumer's end of the loop: the kinds it wants, and its channel.
+/// A consumer's end of the loop: the kinds it wants (a mask of
+/// `Kind::bit`), its channel and its counters.
 pub struct Consumer {
     kinds: u32,
     tx: Sender<Event>,
@@ -125,16 +124,15 @@ pub struct EventLoop {
     dispatch: Rc<RefCell<Dispatch>>,
     /// None: wait until a ring wakes the loop or another fd is ready.
     timeout: Option<Duration>,
-    /// The longest drain timeout; None: none at all once the rings are
-    /// empty.
+    /// The longest drain timeout; None: no timeout once the rings are empty.
     max_drain: Option<Duration>,
     syscalls: u64,
     wakeups: u64,
 }
 
 impl EventLoop {
-    /// A loop over `rings` (each ringbuf map with the kind of record it
-    /// carries), delivering to `consumers`.
+    /// A loop over `rings` (each map with the kind of record it carries),
+    /// delivering to `consumers`.
     pub fn new(rings: &[(Kind, &dyn MapCore)], consumers: Vec<Consumer>) -> Result<Self> {
         let epoll =
             Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).context("creating the epoll set")?;
@@ -151,10 +149,9 @@ impl EventLoop {
                     0
                 })
                 .with_context(|| format!("mapping the {} ringbuf", kind.name()))?;
-            // Edge-triggered: a ringbuf is reported when its producer wakes
-            // the loop (half full), not whenever it holds anything, which
-            // would wake the loop for every record of a steady stream. Each
-            // wakeup drains every ring, as edge triggering requires.
+            // Edge-triggered: reported when its producer wakes the loop (half
+            // full), not for every record of a steady stream. Each wakeup
+            // drains every ring, as edge triggering requires.
             let ev = EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLET, RING_TOKEN);
             epoll
                 .add(map.as_fd(), ev)
@@ -187,24 +184,22 @@ impl EventLoop {
             .context("adding an fd to epoll")
     }
 
-    /// Watch `fd`, a periodic timer (the scheduler's 1 s tick), like
-    /// `add_fd`. Each of its expiries drains the rings, which bounds how
-    /// long a trickle below the wake threshold waits, so from now on a drain
-    /// that finds every ring empty is followed by a wait with no timeout.
+    /// Watch `fd`, a periodic timer, like `add_fd`. Its expiries drain the
+    /// rings, bounding how long a trickle below the wake threshold waits, so
+    /// from now on a drain that finds the rings empty ends the timed waits.
     pub fn add_tick(&mut self, fd: BorrowedFd<'_>, token: u64) -> Result<()> {
         self.max_drain = None;
         self.add_fd(fd, token, false)
     }
 
-    /// The owner made a syscall on the loop's behalf (reading a timerfd,
-    /// signalfd or inotify fd it was woken for): count it.
+    /// Count a syscall the owner made on the loop's behalf (reading an fd
+    /// it was woken for).
     pub fn count_syscall(&mut self) {
         self.syscalls += 1;
     }
 
-    /// Wait for ringbuf data, a ready fd or the drain timeout, whichever
-    /// comes first, then drain every ringbuf. Returns the tokens of the
-    /// other fds that are ready.
+    /// Wait for ringbuf data, a ready fd or the drain timeout, then drain
+    /// every ringbuf. Returns the tokens of the other fds that are ready.
     pub fn wait(&mut self) -> Result<Vec<u64>> {
         let mut events = [EpollEvent::empty(); MAX_READY];
         let timeout = self
