@@ -120,17 +120,13 @@ pub struct Opts {
     #[arg(long, value_name = "COUNT", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
     pub restart_on_error: u32,
 
-    /// Test only: make the BPF side report an error this many milliseconds
-    /// after the scheduler first runs a task. It exists for
-    /// tests/vm/faults.sh, which checks how an ejection is reported and
-    /// restarted; it is hidden from --help, the man page and completions.
+    /// Test only (tests/vm/faults.sh, hidden): make the BPF side report an
+    /// error this many milliseconds after the scheduler first runs a task.
     #[arg(long, hide = true, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     pub test_bpf_error_after_ms: Option<u64>,
 
-    /// Test only: switch optional class hooks on from /proc/kallsyms
-    /// alone, without asking whether their target has BTF, so that
-    /// tests/vm/nobtf.sh can reach the path where a hook fails to load and
-    /// the scheduler loads again without it; hidden like the flag above.
+    /// Test only (tests/vm/nobtf.sh, hidden): switch optional hooks on from
+    /// /proc/kallsyms alone, unchecked against BTF, so one fails to load.
     #[arg(long, hide = true)]
     pub test_skip_btf_check: bool,
 

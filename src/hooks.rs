@@ -10,8 +10,8 @@
 // kernel, /sys/kernel/btf/<module> for a module. Out-of-tree and DKMS-built
 // modules (NVIDIA's among them) usually carry no BTF, and /proc/kallsyms
 // alone would switch their hooks on and make the whole object fail to load.
-// What is left is checked by loading: if libbpf still names an optional
-// program as the one that failed, the caller loads again without it.
+// If libbpf still names an optional program as the one a load failed on,
+// the caller loads again without it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::CString;
@@ -25,9 +25,8 @@ use libbpf_rs::btf::Btf;
 use libbpf_rs::{libbpf_sys, AsRawLibbpf, PrintLevel};
 use log::{debug, info, log, Level};
 
-/// The kernel function a tracing program's section names (`fexit/<fn>`).
-/// libbpf drops the leading `?` of an optional program's section and marks
-/// it not to be loaded instead; either form is accepted.
+/// The kernel function a tracing program's section names (`fexit/<fn>`),
+/// with or without the `?` of an optional program (libbpf drops it).
 pub fn hook_target(section: &str) -> Option<&str> {
     let section = section.strip_prefix('?').unwrap_or(section);
     let (kind, target) = section.split_once('/')?;
@@ -126,8 +125,7 @@ impl Drop for KernelBtf {
 }
 
 /// Switch each optional hook on when its target function exists and has
-/// BTF, and leave it off otherwise, or when `refused` names its program
-/// (a load already failed on it). Says in one line per hook left off why.
+/// BTF and `refused` does not name it; log why for each one left off.
 /// Returns the hooks that are on: program name to target function.
 pub fn enable_optional_hooks(
     obj: &mut libbpf_rs::OpenObject,

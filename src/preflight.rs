@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //
 // Checks that run before anything is loaded. Each failure names the cause
-// and what to do about it, and none of them changes anything on the system
-// but one: the one-instance lock leaves its lock file beside the stats
-// socket.
+// and what to do about it; none changes the system, but for the lock file
+// the one-instance lock leaves beside the stats socket.
 
 use std::fmt;
 use std::fs;
@@ -80,17 +79,14 @@ pub struct SystemView {
 impl SystemView {
     /// Read this machine's view.
     pub fn current() -> Self {
-        let kernel_release = nix::sys::utsname::uname()
-            .map(|u| u.release().to_string_lossy().into_owned())
-            .unwrap_or_else(|_| "unknown".into());
-        let cap_eff = fs::read_to_string("/proc/self/status")
-            .ok()
-            .and_then(|s| parse_cap_eff(&s))
-            .unwrap_or(0);
+        let uname = nix::sys::utsname::uname();
+        let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
         SystemView {
             sched_ext_dir: PathBuf::from(SCHED_EXT_SYSFS),
-            kernel_release,
-            cap_eff,
+            kernel_release: uname.map_or("unknown".into(), |u| {
+                u.release().to_string_lossy().into_owned()
+            }),
+            cap_eff: parse_cap_eff(&status).unwrap_or(0),
         }
     }
 }
@@ -136,12 +132,11 @@ pub fn check(view: &SystemView) -> Result<(), Refusal> {
     attached_other(&view.sched_ext_dir, |s| s != "disabled").map_or(Ok(()), Err)
 }
 
-/// Claim the one-instance lock beside `stats_socket`, held for as long as
-/// the returned lock lives. Two instances started at once both pass `check`;
-/// without this, the later one would fail on the stats socket the first has
-/// just bound, or remove it from under it. The lock file stays behind on
-/// exit: removing it would let a third instance lock a fresh file while a
-/// second still holds the old one.
+/// Claim the one-instance lock beside `stats_socket`, held while the
+/// returned lock lives: two instances started at once both pass `check`,
+/// and the later one would take the stats socket from under the first. The
+/// lock file stays on exit: removing it would let a third instance lock a
+/// fresh file while a second still holds the old one.
 pub fn claim_instance(stats_socket: &Path) -> anyhow::Result<Flock<fs::File>> {
     use anyhow::Context;
 

@@ -3,11 +3,10 @@
 // Which CPUs game-critical threads should prefer, and which last-level cache
 // each CPU is in, for the CPU choice in src/bpf/topology.bpf.c.
 //
-// "Fast" CPUs are the ones with the highest capacity the kernel reports (the
-// P-cores of a hybrid part), or those the user names with --fast-cpus (for
-// instance the CCD with the large L3 on a dual-CCD X3D part, which no sysfs
-// capacity shows). When every CPU is alike there is nothing to prefer, and
-// the BPF side leaves the choice to the kernel's idle pick.
+// "Fast" CPUs are those of the highest capacity the kernel reports (a hybrid
+// part's P-cores), or those --fast-cpus names (such as an X3D part's large-L3
+// CCD, which no sysfs capacity shows). When every CPU is alike there is
+// nothing to prefer, and BPF leaves the choice to the kernel's idle pick.
 
 use anyhow::{bail, Result};
 use log::info;

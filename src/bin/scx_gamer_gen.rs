@@ -1,14 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //
-// Writes the files that describe scx_gamer's flags outside the binary: the
-// man page, the bash, zsh and fish completions, and the commented default
-// config the systemd service reads. Each is generated from the same `Opts`
-// the scheduler parses, so a flag added to src/cli.rs reaches all of them on
-// the next build; tests/install.sh checks that none misses a flag.
-//
-//   scx_gamer_gen <output directory>
-//
-// scripts/install.sh runs it; it is not meant to be installed.
+// `scx_gamer_gen <output directory>` writes the man page, the bash, zsh and
+// fish completions and the service's commented default config from the
+// `Opts` the scheduler parses, so a new flag reaches all of them
+// (tests/install.sh checks it). scripts/install.sh runs it; not installed.
 
 use scx_gamer::cli;
 

@@ -18,8 +18,7 @@ use crate::cli::Opts;
 use crate::events::records;
 
 /// Keys `0..keys` of the per-CPU array `map`, each value summed over the
-/// CPUs. `T` must be made of u64 counters only (the counters of intf.h
-/// are): each counter is summed on its own.
+/// CPUs, counter by counter: `T` is made of u64 counters only.
 pub fn sum_percpu<T: Copy>(map: &dyn MapCore, keys: u32) -> Result<Vec<T>> {
     let name = map.name().to_string_lossy();
     (0..keys)
@@ -89,8 +88,7 @@ fn put_game(game_tgids: &dyn MapCore, tgid: u32) -> Result<()> {
 pub struct SharedVars<'obj> {
     /// CLOCK_TAI - CLOCK_REALTIME (events.bpf.c).
     pub tai_offset: &'obj AtomicU64,
-    /// Bumped after each change to a per-process class map
-    /// (classify.bpf.c).
+    /// Bumped after each change to a per-process map (classify.bpf.c).
     pub proc_gen: &'obj AtomicU64,
 }
 
@@ -112,8 +110,7 @@ impl<'obj> SharedVars<'obj> {
         }
     }
 
-    /// Put a process in the game map, as launch detection does, and tell
-    /// the BPF side the map changed.
+    /// `put_game`, and tell the BPF side the map changed.
     pub fn mark_game(&self, game_tgids: &dyn MapCore, tgid: u32) -> Result<()> {
         put_game(game_tgids, tgid)?;
         self.proc_gen.fetch_add(1, Ordering::AcqRel);

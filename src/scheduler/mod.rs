@@ -36,33 +36,28 @@ pub use maps::sum_percpu;
 
 /// Why an attachment ended.
 pub enum Ending {
-    /// SIGINT or SIGTERM: the user wants the scheduler gone.
+    /// SIGINT or SIGTERM.
     Signal,
-    /// The kernel or the BPF side ended it without an error (a restart
-    /// request, an unregistration); the exit info says why.
+    /// Ended without an error (a restart request, an unregistration).
     Exited(UserExitInfo),
-    /// The kernel ejected it for an error: a BPF error, a runtime error, a
-    /// stall. The error carries the reason.
+    /// Ejected for an error (a BPF error, a runtime error, a stall).
     Failed(anyhow::Error),
 }
 
 pub struct Scheduler<'obj> {
     skel: BpfSkel<'obj>,
-    /// Variables of the BPF .bss that userspace writes while attached.
     shared: SharedVars<'obj>,
     link: Option<Link>,
     /// The event streams printed live (`--watch-*`, `--log-classes`).
     watch: Vec<Kind>,
-    /// Where the stats go once a second, and how often (in snapshots) the
-    /// `--stats` block is printed.
+    /// Where the stats go once a second; `--stats`.
     publisher: Arc<stats::Publisher>,
     print_stats_every: Option<u64>,
 }
 
 impl<'obj> Scheduler<'obj> {
-    /// Open, configure, load and attach the BPF scheduler.
-    /// Optional hook programs named in `refused` stay off: a load has
-    /// already failed on them. A load that fails on another one returns a
+    /// Open, configure, load and attach the BPF scheduler, with the optional
+    /// hooks in `refused` off. A load that fails on another one returns a
     /// [`hooks::HookLoadFailed`] naming it.
     pub fn attach(
         opts: &Opts,

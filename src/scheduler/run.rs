@@ -29,27 +29,22 @@ use crate::launch::LaunchSocket;
 use crate::names::STAT_NAMES;
 use crate::stats;
 
-/// The period of the loop's housekeeping: the clock offset BPF needs, and
-/// the counters.
+/// The period of the loop's housekeeping: the TAI offset, the counters.
 const TICK: Duration = Duration::from_secs(1);
 /// Event loop tokens of the fds besides the ringbufs.
 const SIGNAL_TOKEN: u64 = 0;
 const TICK_TOKEN: u64 = 1;
 const AUDIO_TOKEN: u64 = 2;
 const LAUNCH_TOKEN: u64 = 3;
-/// How many exec and exit events may wait for launch detection.
+/// How many events may wait for each consumer before new ones are dropped
+/// (and counted): the stats thread's is a second of an 8 kHz mouse.
 const DETECT_BACKLOG: usize = 1024;
-/// How many frame and input events may wait for the stats thread: a
-/// second of an 8 kHz mouse.
 const STATS_BACKLOG: usize = 8192;
-/// How many events may wait for the printer of `--watch-*` before new ones
-/// are dropped (and counted).
 const WATCH_BACKLOG: usize = 8192;
 
 /// What the loop serves besides its ringbufs, and where it sends things.
 struct LoopIo<'a> {
     signals: &'a SignalFd,
-    /// The launch socket and the map its marks go to.
     launch: Option<(&'a LaunchSocket, &'a MapHandle)>,
     tick: &'a TimerFd,
     inotify: &'a Sender<()>,
