@@ -120,17 +120,13 @@ pub struct Opts {
     #[arg(long, value_name = "COUNT", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
     pub restart_on_error: u32,
 
-    /// Test only: make the BPF side report an error this many milliseconds
-    /// after the scheduler first runs a task. It exists for
-    /// tests/vm/faults.sh, which checks how an ejection is reported and
-    /// restarted; it is hidden from --help, the man page and completions.
+    /// Test only (tests/vm/faults.sh, hidden): make the BPF side report an
+    /// error this many milliseconds after the scheduler first runs a task.
     #[arg(long, hide = true, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     pub test_bpf_error_after_ms: Option<u64>,
 
-    /// Test only: switch optional class hooks on from /proc/kallsyms
-    /// alone, without asking whether their target has BTF, so that
-    /// tests/vm/nobtf.sh can reach the path where a hook fails to load and
-    /// the scheduler loads again without it; hidden like the flag above.
+    /// Test only (tests/vm/nobtf.sh, hidden): switch optional hooks on from
+    /// /proc/kallsyms alone, unchecked against BTF, so one fails to load.
     #[arg(long, hide = true)]
     pub test_skip_btf_check: bool,
 
@@ -223,6 +219,15 @@ pub enum Subcommand {
     },
 }
 
+/// `fn <name>_ns(&self)`: a flag in its unit as the nanoseconds BPF takes.
+macro_rules! ns_of {
+    ($($ns:ident = $flag:ident * $scale:literal),* $(,)?) => {
+        $(pub fn $ns(&self) -> u64 {
+            self.$flag * $scale
+        })*
+    };
+}
+
 impl Opts {
     /// Parse the process's arguments and check the flags against each
     /// other; a bad combination is reported like any bad flag and exits 2.
@@ -250,29 +255,17 @@ impl Opts {
         Ok(())
     }
 
-    pub fn slice_ns(&self) -> u64 {
-        self.slice_us * 1000
-    }
-
-    pub fn slice_lag_ns(&self) -> u64 {
-        self.slice_lag_us * 1000
-    }
-
-    pub fn starve_ns(&self) -> u64 {
-        self.starve_us * 1000
-    }
-
-    pub fn class_window_ns(&self) -> u64 {
-        self.class_window_ms * 1_000_000
-    }
-
-    pub fn chain_window_ns(&self) -> u64 {
-        self.chain_window_us * 1000
-    }
-
-    pub fn runq_wait_ns(&self) -> u64 {
-        self.runq_wait_us * 1000
-    }
+    ns_of!(
+        slice_ns = slice_us * 1_000,
+        slice_lag_ns = slice_lag_us * 1_000,
+        starve_ns = starve_us * 1_000,
+        chain_window_ns = chain_window_us * 1_000,
+        runq_wait_ns = runq_wait_us * 1_000,
+        class_window_ns = class_window_ms * 1_000_000,
+        input_boost_ns = input_boost_ms * 1_000_000,
+        game_idle_ns = game_idle_ms * 1_000_000,
+        max_wait_ns = max_wait_ms * 1_000_000,
+    );
 
     /// The event streams to print live: `--watch-events`, plus input for
     /// `--watch-input`, plus the class stream, into the log, for

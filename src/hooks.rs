@@ -1,35 +1,32 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //
-// The optional class hooks (`SEC("?fexit/<fn>")` in src/bpf/classify.bpf.c):
-// which of them this kernel can take, and what to do when one cannot be
-// loaded after all. A hook is evidence for one class from one driver; losing
-// it must cost that evidence alone, never the scheduler.
+// The optional class hooks (`SEC("?fexit/<fn>")` in src/bpf/): which of them
+// this kernel can take, and what to do when one fails to load after all. A
+// hook is evidence for one class from one driver; losing it must cost that
+// evidence alone, never the scheduler.
 //
 // An fentry/fexit program is attached by the BTF id of its target, so the
 // function must exist and be described by BTF: vmlinux's for the core
 // kernel, /sys/kernel/btf/<module> for a module. Out-of-tree and DKMS-built
 // modules (NVIDIA's among them) usually carry no BTF, and /proc/kallsyms
 // alone would switch their hooks on and make the whole object fail to load.
-// What is left is checked by loading: if libbpf still names an optional
-// program as the one that failed, the caller loads again without it.
+// If libbpf still names an optional program as the one a load failed on,
+// the caller loads again without it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::CString;
 use std::fmt;
 use std::fs;
+use std::ptr::NonNull;
 use std::sync::Mutex;
 
 use anyhow::{Context, Result};
-use libbpf_rs::libbpf_sys;
-use libbpf_rs::PrintLevel;
-use log::{debug, info, warn};
+use libbpf_rs::btf::Btf;
+use libbpf_rs::{libbpf_sys, AsRawLibbpf, PrintLevel};
+use log::{debug, info, log, Level};
 
-/// Where the kernel publishes each loaded module's BTF.
-const MODULE_BTF_DIR: &str = "/sys/kernel/btf";
-
-/// The kernel function a tracing program's section names (`fexit/<fn>`).
-/// libbpf drops the leading `?` of an optional program's section and marks
-/// it not to be loaded instead; either form is accepted.
+/// The kernel function a tracing program's section names (`fexit/<fn>`),
+/// with or without the `?` of an optional program (libbpf drops it).
 pub fn hook_target(section: &str) -> Option<&str> {
     let section = section.strip_prefix('?').unwrap_or(section);
     let (kind, target) = section.split_once('/')?;
@@ -44,9 +41,7 @@ pub fn kernel_functions(kallsyms: &str) -> HashMap<&str, Option<&str>> {
         .filter_map(|l| {
             let mut f = l.split_whitespace();
             let (_addr, kind, name) = (f.next()?, f.next()?, f.next()?);
-            let module = f
-                .next()
-                .map(|m| m.trim_start_matches('[').trim_end_matches(']'));
+            let module = f.next().map(|m| m.trim_matches(['[', ']']));
             matches!(kind, "t" | "T").then_some((name, module))
         })
         .collect()
@@ -65,10 +60,7 @@ fn unusable_because(
     let Some(module) = functions.get(target) else {
         return Some("not in this kernel or its loaded modules".into());
     };
-    let owner = match module {
-        Some(m) => format!("module {m}"),
-        None => "the kernel".into(),
-    };
+    let owner = module.map_or("the kernel".into(), |m| format!("module {m}"));
     match has_btf(*module, target) {
         Ok(true) => None,
         Ok(false) => Some(format!("{owner}'s BTF does not describe it")),
@@ -76,87 +68,64 @@ fn unusable_because(
     }
 }
 
-/// The BTF of vmlinux and of the modules asked about, read once.
+/// The BTF of vmlinux and of the modules asked about, each read once.
 struct KernelBtf {
-    vmlinux: *mut libbpf_sys::btf,
-    modules: HashMap<String, Result<*mut libbpf_sys::btf, String>>,
+    vmlinux: Btf<'static>,
+    /// Split BTFs over vmlinux's, freed (in Drop) before it.
+    modules: HashMap<String, Result<NonNull<libbpf_sys::btf>, String>>,
 }
 
 impl KernelBtf {
-    fn load() -> Result<Self> {
-        // SAFETY: plain libbpf call; the result is checked before use and
-        // freed in Drop.
-        let vmlinux = unsafe { libbpf_sys::btf__load_vmlinux_btf() };
-        if vmlinux.is_null() {
-            anyhow::bail!(
-                "reading the kernel's BTF: {}",
-                std::io::Error::last_os_error()
-            );
-        }
-        Ok(KernelBtf {
-            vmlinux,
-            modules: HashMap::new(),
-        })
-    }
-
     fn has_function(&mut self, module: Option<&str>, function: &str) -> Result<bool, String> {
+        let base = self.vmlinux.as_libbpf_object();
         let btf = match module {
-            None => self.vmlinux,
-            Some(m) => {
-                let base = self.vmlinux;
-                *self
-                    .modules
-                    .entry(m.to_string())
-                    .or_insert_with(|| parse_module_btf(base, m))
-                    .as_ref()
-                    .map_err(Clone::clone)?
-            }
+            None => base,
+            Some(m) => self
+                .modules
+                .entry(m.into())
+                .or_insert_with(|| parse_module_btf(base, m))
+                .clone()?,
         };
         let name = CString::new(function).map_err(|e| e.to_string())?;
         // SAFETY: btf is a live BTF owned by self; name is NUL-terminated.
         let id = unsafe {
-            libbpf_sys::btf__find_by_name_kind(btf, name.as_ptr(), libbpf_sys::BTF_KIND_FUNC)
+            libbpf_sys::btf__find_by_name_kind(
+                btf.as_ptr(),
+                name.as_ptr(),
+                libbpf_sys::BTF_KIND_FUNC,
+            )
         };
         Ok(id > 0)
     }
 }
 
 fn parse_module_btf(
-    base: *mut libbpf_sys::btf,
+    base: NonNull<libbpf_sys::btf>,
     module: &str,
-) -> Result<*mut libbpf_sys::btf, String> {
-    let path = format!("{MODULE_BTF_DIR}/{module}");
+) -> Result<NonNull<libbpf_sys::btf>, String> {
+    let path = format!("/sys/kernel/btf/{module}");
     if fs::metadata(&path).is_err() {
         return Err(format!("{path} is missing"));
     }
     let cpath = CString::new(path.clone()).map_err(|e| e.to_string())?;
     // SAFETY: base is the live vmlinux BTF a module's split BTF builds on.
-    let btf = unsafe { libbpf_sys::btf__parse_split(cpath.as_ptr(), base) };
-    if btf.is_null() {
-        return Err(format!(
-            "{path} unreadable: {}",
-            std::io::Error::last_os_error()
-        ));
-    }
-    Ok(btf)
+    let btf = unsafe { libbpf_sys::btf__parse_split(cpath.as_ptr(), base.as_ptr()) };
+    NonNull::new(btf)
+        .ok_or_else(|| format!("{path} unreadable: {}", std::io::Error::last_os_error()))
 }
 
 impl Drop for KernelBtf {
     fn drop(&mut self) {
-        // SAFETY: each pointer came from libbpf and is freed once, split
-        // BTFs before the base they refer to.
-        unsafe {
-            for btf in self.modules.values().flatten() {
-                libbpf_sys::btf__free(*btf);
-            }
-            libbpf_sys::btf__free(self.vmlinux);
+        for btf in self.modules.values().flatten() {
+            // SAFETY: each came from btf__parse_split and is freed once,
+            // before the vmlinux BTF it refers to.
+            unsafe { libbpf_sys::btf__free(btf.as_ptr()) };
         }
     }
 }
 
 /// Switch each optional hook on when its target function exists and has
-/// BTF, and leave it off otherwise, or when `refused` names its program
-/// (a load already failed on it). Says in one line per hook left off why.
+/// BTF and `refused` does not name it; log why for each one left off.
 /// Returns the hooks that are on: program name to target function.
 pub fn enable_optional_hooks(
     obj: &mut libbpf_rs::OpenObject,
@@ -165,7 +134,10 @@ pub fn enable_optional_hooks(
 ) -> Result<BTreeMap<String, String>> {
     let kallsyms = fs::read_to_string("/proc/kallsyms").context("reading /proc/kallsyms")?;
     let functions = kernel_functions(&kallsyms);
-    let mut btf = KernelBtf::load()?;
+    let mut btf = KernelBtf {
+        vmlinux: Btf::from_vmlinux().context("reading the kernel's BTF")?,
+        modules: HashMap::new(),
+    };
     let mut has_btf = |module: Option<&str>, function: &str| {
         if check_btf {
             btf.has_function(module, function)
@@ -174,10 +146,7 @@ pub fn enable_optional_hooks(
         }
     };
     let mut enabled = BTreeMap::new();
-    for mut prog in obj.progs_mut() {
-        if prog.autoload() {
-            continue;
-        }
+    for mut prog in obj.progs_mut().filter(|p| !p.autoload()) {
         let section = prog.section().to_string_lossy().into_owned();
         let Some(target) = hook_target(&section) else {
             continue;
@@ -227,56 +196,49 @@ pub fn blamed_program(messages: &[String]) -> Option<(&str, &str)> {
     })
 }
 
-/// libbpf's messages while a load runs, kept so that a failure can be
-/// pinned on one program.
-static MESSAGES: Mutex<Vec<(PrintLevel, String)>> = Mutex::new(Vec::new());
+/// libbpf's warnings while a load runs, kept so that a failure can be
+/// pinned on one program; its other messages go to the debug log at once.
+static WARNINGS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 fn keep_message(level: PrintLevel, msg: String) {
     let msg = msg.trim_end().to_string();
-    if !matches!(level, PrintLevel::Warn) {
-        debug!("libbpf: {msg}");
+    match level {
+        PrintLevel::Warn => WARNINGS.lock().unwrap().push(msg),
+        _ => debug!("libbpf: {msg}"),
     }
-    MESSAGES.lock().unwrap().push((level, msg));
 }
 
 /// Run `load` with libbpf's messages captured. When it fails in an
 /// optional hook program that is on (`hook_progs`), the error is a
-/// [`HookLoadFailed`]; otherwise libbpf's warnings are logged as they would
-/// have been.
+/// [`HookLoadFailed`] and libbpf's warnings go to the debug log; otherwise
+/// they are logged as warnings, as they would have been.
 pub fn load_with_hooks<T>(
     hook_progs: &BTreeMap<String, String>,
     load: impl FnOnce() -> Result<T>,
 ) -> Result<T> {
-    MESSAGES.lock().unwrap().clear();
+    WARNINGS.lock().unwrap().clear();
     let previous = libbpf_rs::set_print(Some((PrintLevel::Debug, keep_message)));
     let result = load();
     libbpf_rs::set_print(previous);
-    let messages = std::mem::take(&mut *MESSAGES.lock().unwrap());
-    let warnings: Vec<String> = messages
-        .into_iter()
-        .filter(|(l, _)| matches!(l, PrintLevel::Warn))
-        .map(|(_, m)| m)
-        .collect();
-    let err = match result {
-        Ok(v) => {
-            warnings.iter().for_each(|w| warn!("libbpf: {w}"));
-            return Ok(v);
-        }
-        Err(e) => e,
+    let warnings = std::mem::take(&mut *WARNINGS.lock().unwrap());
+    let blamed = result
+        .is_err()
+        .then(|| blamed_program(&warnings))
+        .flatten()
+        .filter(|(prog, _)| hook_progs.contains_key(*prog));
+    let level = if blamed.is_some() {
+        Level::Debug
+    } else {
+        Level::Warn
     };
-    match blamed_program(&warnings) {
-        Some((prog, why)) if hook_progs.contains_key(prog) => {
-            warnings.iter().for_each(|w| debug!("libbpf: {w}"));
-            Err(HookLoadFailed {
-                prog: prog.to_string(),
-                why: why.to_string(),
-            }
-            .into())
+    warnings.iter().for_each(|w| log!(level, "libbpf: {w}"));
+    match blamed {
+        Some((prog, why)) => Err(HookLoadFailed {
+            prog: prog.to_string(),
+            why: why.to_string(),
         }
-        _ => {
-            warnings.iter().for_each(|w| warn!("libbpf: {w}"));
-            Err(err)
-        }
+        .into()),
+        None => result,
     }
 }
 

@@ -1,19 +1,47 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //
-// Log output for systemd's journal. When stderr is the stream systemd
-// connected to journald, every line starts with the sd-daemon priority prefix
-// (`<3>` for errors, `<4>` warnings, `<6>` info, `<7>` debug), so the journal
-// records each message at its real level: `journalctl -p warning` finds the
-// warnings and errors, and nothing is logged as info by default. The text after
-// the prefix is the same `[LEVEL] message` a terminal shows, so one grep works
-// on both.
+// Log output. On a terminal, simplelog's plain lines (coloured only when a
+// person watches). When stderr is the stream systemd connected to journald,
+// every line starts with the sd-daemon priority prefix (`<3>` errors, `<4>`
+// warnings, `<6>` info, `<7>` debug), so the journal records each message at
+// its real level (`journalctl -p warning` finds warnings and errors); the
+// text after the prefix is the same `[LEVEL] message`, so one grep works on
+// both.
 
-use std::fs::File;
-use std::io::{self, Write};
-use std::os::fd::AsFd;
-use std::os::unix::fs::MetadataExt;
+use std::io::{self, IsTerminal, Write};
 
-use log::{Level, LevelFilter, Log, Metadata, Record, SetLoggerError};
+use log::{Level, LevelFilter, Log, Metadata, Record};
+use simplelog::{ColorChoice, ConfigBuilder, TermLogger, TerminalMode};
+
+/// Log to stderr, debug messages too when `verbose`.
+pub fn init(verbose: bool) {
+    let level = if verbose {
+        LevelFilter::Debug
+    } else {
+        LevelFilter::Info
+    };
+    if stderr_is_journal() {
+        if log::set_logger(&JournalLogger).is_ok() {
+            log::set_max_level(level);
+        }
+    } else {
+        let config = ConfigBuilder::new()
+            .set_time_level(LevelFilter::Off)
+            .set_target_level(LevelFilter::Off)
+            .set_thread_level(LevelFilter::Off)
+            .set_location_level(LevelFilter::Off)
+            .build();
+        let colour = if io::stderr().is_terminal() {
+            ColorChoice::Auto
+        } else {
+            ColorChoice::Never
+        };
+        let _ = TermLogger::init(level, config, TerminalMode::Stderr, colour);
+    }
+    if verbose {
+        scx_utils::init_libbpf_logging(None);
+    }
+}
 
 /// The syslog priority journald records for a log level.
 pub fn priority(level: Level) -> u8 {
@@ -30,47 +58,35 @@ pub fn priority(level: Level) -> u8 {
 /// them, rather than only checking that the variable is set, keeps output
 /// plain when a child inherited the variable but its stderr goes elsewhere
 /// (a redirect to a file, a pipe into another program).
-pub fn stderr_is_journal() -> bool {
-    let Ok(var) = std::env::var("JOURNAL_STREAM") else {
+fn stderr_is_journal() -> bool {
+    let (Ok(var), Ok(st)) = (
+        std::env::var("JOURNAL_STREAM"),
+        nix::sys::stat::fstat(io::stderr()),
+    ) else {
         return false;
     };
-    let Ok(fd) = io::stderr().as_fd().try_clone_to_owned() else {
-        return false;
-    };
-    let Ok(meta) = File::from(fd).metadata() else {
-        return false;
-    };
-    matches_stream(&var, meta.dev(), meta.ino())
+    matches_stream(&var, st.st_dev, st.st_ino)
 }
 
 /// Whether a JOURNAL_STREAM value (`<device>:<inode>`, both decimal) names
 /// the file with this device and inode.
 pub fn matches_stream(var: &str, dev: u64, ino: u64) -> bool {
     var.split_once(':')
-        .and_then(|(d, i)| Some((d.parse::<u64>().ok()?, i.parse::<u64>().ok()?)))
-        .is_some_and(|(d, i)| d == dev && i == ino)
+        .is_some_and(|(d, i)| d.parse() == Ok(dev) && i.parse() == Ok(ino))
 }
 
 /// One record as journald should receive it. journald makes each line its
 /// own entry and reads the prefix per line, so every line carries it.
 pub fn format(level: Level, msg: &str) -> String {
-    let prefix = format!("<{}>", priority(level));
-    let mut out = String::with_capacity(msg.len() + 16);
     let msg = msg.strip_suffix('\n').unwrap_or(msg);
-    for (i, line) in msg.split('\n').enumerate() {
-        out.push_str(&prefix);
-        if i == 0 {
-            out.push_str(&format!("[{level}] "));
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    out
+    let text = format!("[{level}] {msg}");
+    let prefix = priority(level);
+    text.split('\n')
+        .map(|l| format!("<{prefix}>{l}\n"))
+        .collect()
 }
 
 struct JournalLogger;
-
-static JOURNAL_LOGGER: JournalLogger = JournalLogger;
 
 impl Log for JournalLogger {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
@@ -78,25 +94,17 @@ impl Log for JournalLogger {
     }
 
     fn log(&self, record: &Record<'_>) {
-        if !self.enabled(record.metadata()) {
-            return;
+        if self.enabled(record.metadata()) {
+            let text = format(record.level(), &record.args().to_string());
+            // One write per record, so lines logged from different threads
+            // cannot interleave inside an entry.
+            let _ = io::stderr().lock().write_all(text.as_bytes());
         }
-        let text = format(record.level(), &record.args().to_string());
-        // One write per record, so lines logged from different threads
-        // cannot interleave inside an entry.
-        let _ = io::stderr().lock().write_all(text.as_bytes());
     }
 
     fn flush(&self) {
         let _ = io::stderr().flush();
     }
-}
-
-/// Send all logging to stderr in the journal's format, up to `level`.
-pub fn init_journal(level: LevelFilter) -> Result<(), SetLoggerError> {
-    log::set_logger(&JOURNAL_LOGGER)?;
-    log::set_max_level(level);
-    Ok(())
 }
 
 #[cfg(test)]

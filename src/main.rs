@@ -7,9 +7,9 @@
 // an error, only as often as --restart-on-error allows.
 
 use std::collections::BTreeSet;
-use std::io::IsTerminal;
 use std::mem::MaybeUninit;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -24,15 +24,24 @@ use scx_gamer::{detect, hooks, launch, logging, preflight, stats};
 
 fn main() -> ExitCode {
     let opts = Opts::parse_checked();
-    init_logging(opts.verbose);
-
+    logging::init(opts.verbose);
     // The launch wrapper runs as the gamer, beside the scheduler.
     if let Some(Subcommand::Run { command }) = &opts.command {
         return launch::run_wrapped(&opts.launch_socket, command);
     }
+    match serve(&opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(opts: &Opts) -> Result<()> {
     // These read statistics only: no root, no sched_ext, nothing loaded.
     if opts.help_stats {
-        return exit_with(stats::describe(&mut std::io::stdout()));
+        return stats::describe(&mut std::io::stdout());
     }
     if let Some(secs) = opts.monitor {
         let interval = std::time::Duration::from_secs(secs);
@@ -40,58 +49,23 @@ fn main() -> ExitCode {
             .frame_log
             .as_deref()
             .map(|p| (p, opts.frame_log_frames));
-        return exit_with(stats::run_monitor(
-            &opts.stats_socket,
-            interval,
-            opts.json,
-            frame_log,
-        ));
+        return stats::run_monitor(&opts.stats_socket, interval, opts.json, frame_log);
     }
     // A diagnostic that changes nothing, so it needs no preflight.
     if opts.list_game_candidates {
-        let (proc_root, run_user) = (
-            std::path::Path::new("/proc"),
-            std::path::Path::new(detect::RUN_USER),
-        );
-        let eligible = detect::seat::current(std::path::Path::new(detect::seat::SEATS_DIR));
-        return match detect::write_game_candidates(
-            proc_root,
-            run_user,
-            eligible,
-            &mut std::io::stdout(),
-        ) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                error!("listing game candidates: {e}");
-                ExitCode::FAILURE
-            }
-        };
+        let eligible = detect::seat::current(Path::new(detect::seat::SEATS_DIR));
+        let (proc_root, run_user) = (Path::new("/proc"), Path::new(detect::RUN_USER));
+        let mut out = std::io::stdout();
+        return detect::write_game_candidates(proc_root, run_user, eligible, &mut out)
+            .context("listing game candidates");
     }
-
-    if let Err(refusal) = preflight::check(&preflight::SystemView::current()) {
-        error!("{refusal}");
-        return ExitCode::FAILURE;
-    }
+    preflight::check(&preflight::SystemView::current())?;
     // A --game-pid that names no process is bad input: refuse before loading.
     if !opts.game_pid.is_empty() {
-        let procs = detect::procinfo::scan_processes(std::path::Path::new("/proc"));
-        if let Err(e) = detect::named::game_processes(&procs, &opts.game_pid, None) {
-            error!("{e:#}");
-            return ExitCode::FAILURE;
-        }
+        let procs = detect::procinfo::scan_processes(Path::new("/proc"));
+        detect::named::game_processes(&procs, &opts.game_pid, None)?;
     }
-
-    exit_with(run(&opts))
-}
-
-fn exit_with(result: Result<()>) -> ExitCode {
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            error!("{e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    run(opts)
 }
 
 fn run(opts: &Opts) -> Result<()> {
@@ -160,36 +134,5 @@ fn run(opts: &Opts) -> Result<()> {
             }
             Ending::Failed(why) => return Err(why),
         }
-    }
-}
-
-fn init_logging(verbose: bool) {
-    let level = if verbose {
-        simplelog::LevelFilter::Debug
-    } else {
-        simplelog::LevelFilter::Info
-    };
-    if logging::stderr_is_journal() {
-        // Under systemd: plain lines with a priority prefix, so the journal
-        // records each message at its level.
-        let _ = logging::init_journal(level);
-    } else {
-        let config = simplelog::ConfigBuilder::new()
-            .set_time_level(simplelog::LevelFilter::Off)
-            .set_target_level(simplelog::LevelFilter::Off)
-            .set_thread_level(simplelog::LevelFilter::Off)
-            .set_location_level(simplelog::LevelFilter::Off)
-            .build();
-        // Colour only when a person is watching; files and pipes get plain
-        // lines.
-        let colour = if std::io::stderr().is_terminal() {
-            simplelog::ColorChoice::Auto
-        } else {
-            simplelog::ColorChoice::Never
-        };
-        let _ = simplelog::TermLogger::init(level, config, simplelog::TerminalMode::Stderr, colour);
-    }
-    if verbose {
-        scx_utils::init_libbpf_logging(None);
     }
 }

@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //
 // Checks that run before anything is loaded. Each failure names the cause
-// and what to do about it, and none of them changes anything on the system
-// but one: the one-instance lock leaves its lock file beside the stats
-// socket.
+// and what to do about it; none changes the system, but for the lock file
+// the one-instance lock leaves beside the stats socket.
 
 use std::fmt;
 use std::fs;
@@ -80,38 +79,35 @@ pub struct SystemView {
 impl SystemView {
     /// Read this machine's view.
     pub fn current() -> Self {
-        let kernel_release = nix::sys::utsname::uname()
-            .map(|u| u.release().to_string_lossy().into_owned())
-            .unwrap_or_else(|_| "unknown".into());
-        let cap_eff = fs::read_to_string("/proc/self/status")
-            .ok()
-            .and_then(|s| parse_cap_eff(&s))
-            .unwrap_or(0);
+        let uname = nix::sys::utsname::uname();
+        let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
         SystemView {
             sched_ext_dir: PathBuf::from(SCHED_EXT_SYSFS),
-            kernel_release,
-            cap_eff,
+            kernel_release: uname.map_or("unknown".into(), |u| {
+                u.release().to_string_lossy().into_owned()
+            }),
+            cap_eff: parse_cap_eff(&status).unwrap_or(0),
         }
     }
 }
 
 /// The CapEff bitmask from the text of /proc/<pid>/status.
 pub fn parse_cap_eff(status: &str) -> Option<u64> {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+    let v = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
+    u64::from_str_radix(v.trim(), 16).ok()
 }
 
-/// The sched_ext state (`disabled`, `enabling`, `enabled`, `disabling`) and
-/// the name of the attached scheduler, if any.
-pub fn read_state(sched_ext_dir: &Path) -> Option<(String, Option<String>)> {
+/// The attached scheduler, when sched_ext's state (`disabled`, `enabling`,
+/// `enabled`, `disabling`) is `taken`; None when the state cannot be read.
+fn attached_other(sched_ext_dir: &Path, taken: fn(&str) -> bool) -> Option<Refusal> {
     let state = fs::read_to_string(sched_ext_dir.join("state")).ok()?;
-    let ops = fs::read_to_string(sched_ext_dir.join("root/ops"))
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty());
-    Some((state.trim().to_string(), ops))
+    let state = state.trim().to_string();
+    let ops = fs::read_to_string(sched_ext_dir.join("root/ops")).unwrap_or_default();
+    let ops = match ops.trim() {
+        "" => "unknown".to_string(),
+        ops => ops.to_string(),
+    };
+    taken(&state).then_some(Refusal::AlreadyAttached { ops, state })
 }
 
 /// Decide whether scx_gamer may start. The order matters: a kernel without
@@ -123,35 +119,24 @@ pub fn check(view: &SystemView) -> Result<(), Refusal> {
             kernel: view.kernel_release.clone(),
         });
     }
-
-    let mut missing = Vec::new();
-    for (bit, name) in [(CAP_SYS_ADMIN, "CAP_SYS_ADMIN"), (CAP_BPF, "CAP_BPF")] {
-        if view.cap_eff & (1u64 << bit) == 0 {
-            missing.push(name);
-        }
-    }
+    let missing: Vec<&'static str> = [(CAP_SYS_ADMIN, "CAP_SYS_ADMIN"), (CAP_BPF, "CAP_BPF")]
+        .into_iter()
+        .filter(|(bit, _)| view.cap_eff & (1u64 << bit) == 0)
+        .map(|(_, name)| name)
+        .collect();
     if !missing.is_empty() {
         return Err(Refusal::MissingCaps { missing });
     }
-
-    match read_state(&view.sched_ext_dir) {
-        Some((state, _)) if state == "disabled" => Ok(()),
-        Some((state, ops)) => Err(Refusal::AlreadyAttached {
-            ops: ops.unwrap_or_else(|| "unknown".into()),
-            state,
-        }),
-        // The directory exists but cannot be read: let the load itself
-        // report what is wrong rather than guess here.
-        None => Ok(()),
-    }
+    // A directory that exists but cannot be read: let the load itself
+    // report what is wrong rather than guess here.
+    attached_other(&view.sched_ext_dir, |s| s != "disabled").map_or(Ok(()), Err)
 }
 
-/// Claim the one-instance lock beside `stats_socket`, held for as long as
-/// the returned lock lives. Two instances started at once both pass `check`;
-/// without this, the later one would fail on the stats socket the first has
-/// just bound, or remove it from under it. The lock file stays behind on
-/// exit: removing it would let a third instance lock a fresh file while a
-/// second still holds the old one.
+/// Claim the one-instance lock beside `stats_socket`, held while the
+/// returned lock lives: two instances started at once both pass `check`,
+/// and the later one would take the stats socket from under the first. The
+/// lock file stays on exit: removing it would let a third instance lock a
+/// fresh file while a second still holds the old one.
 pub fn claim_instance(stats_socket: &Path) -> anyhow::Result<Flock<fs::File>> {
     use anyhow::Context;
 
@@ -181,15 +166,7 @@ pub fn claim_instance(stats_socket: &Path) -> anyhow::Result<Flock<fs::File>> {
 /// own has already been undone when the kernel returns, so a state still
 /// `enabling` or `enabled` belongs to someone else.
 pub fn taken_meanwhile(sched_ext_dir: &Path) -> Option<Refusal> {
-    match read_state(sched_ext_dir) {
-        Some((state, ops)) if state == "enabled" || state == "enabling" => {
-            Some(Refusal::AlreadyAttached {
-                ops: ops.unwrap_or_else(|| "unknown".into()),
-                state,
-            })
-        }
-        _ => None,
-    }
+    attached_other(sched_ext_dir, |s| matches!(s, "enabled" | "enabling"))
 }
 
 #[cfg(test)]

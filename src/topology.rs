@@ -3,13 +3,13 @@
 // Which CPUs game-critical threads should prefer, and which last-level cache
 // each CPU is in, for the CPU choice in src/bpf/topology.bpf.c.
 //
-// "Fast" CPUs are the ones with the highest capacity the kernel reports (the
-// P-cores of a hybrid part), or those the user names with --fast-cpus (for
-// instance the CCD with the large L3 on a dual-CCD X3D part, which no sysfs
-// capacity shows). When every CPU is alike there is nothing to prefer, and
-// the BPF side leaves the choice to the kernel's idle pick.
+// "Fast" CPUs are those of the highest capacity the kernel reports (a hybrid
+// part's P-cores), or those --fast-cpus names (such as an X3D part's large-L3
+// CCD, which no sysfs capacity shows). When every CPU is alike there is
+// nothing to prefer, and BPF leaves the choice to the kernel's idle pick.
 
 use anyhow::{bail, Result};
+use log::info;
 use scx_utils::{CoreType, Cpumask, Topology};
 
 use crate::bpf_intf;
@@ -159,9 +159,28 @@ pub fn plan(cpus: &[CpuInfo], fast_cpus: Option<&[usize]>) -> Result<Plan> {
     })
 }
 
-/// This machine's CPUs, from the scx_utils topology.
-pub fn cpus_of(topo: &Topology) -> Vec<CpuInfo> {
-    topo.all_cpus
+/// Read this machine's layout, log it, and plan its fast CPUs. A layout
+/// that cannot be read costs only the preference, unless `--fast-cpus`
+/// asked for one.
+pub fn machine_plan(fast_cpus: Option<&[usize]>) -> Result<Plan> {
+    let topo = match Topology::new() {
+        Ok(topo) => topo,
+        Err(e) if fast_cpus.is_none() => {
+            log::warn!("could not read the CPU topology ({e:#}): no fast or slow CPU preference");
+            return Ok(Plan::none("an unreadable topology"));
+        }
+        Err(e) => return Err(e.context("--fast-cpus: could not read the CPU topology")),
+    };
+    info!(
+        "topology: {} CPUs, {} cores, {} LLCs, {} nodes, SMT {}",
+        topo.all_cpus.len(),
+        topo.all_cores.len(),
+        topo.all_llcs.len(),
+        topo.nodes.len(),
+        if topo.smt_enabled { "on" } else { "off" }
+    );
+    let cpus: Vec<CpuInfo> = topo
+        .all_cpus
         .values()
         .map(|c| CpuInfo {
             id: c.id,
@@ -169,7 +188,23 @@ pub fn cpus_of(topo: &Topology) -> Vec<CpuInfo> {
             capacity: c.cpu_capacity,
             big: matches!(c.core_type, CoreType::Big { .. }),
         })
-        .collect()
+        .collect();
+    let plan = plan(&cpus, fast_cpus)?;
+    if plan.prefer_fast {
+        info!(
+            "fast CPUs {} (from {}): critical threads prefer them, other tasks avoid them while a game runs",
+            plan.fast_list(),
+            plan.source
+        );
+    } else if plan.fast.is_empty() {
+        info!("no fast or slow CPU preference: {}", plan.source);
+    } else {
+        info!(
+            "CPUs alike (from {}): no fast or slow CPU preference",
+            plan.source
+        );
+    }
+    Ok(plan)
 }
 
 #[cfg(test)]

@@ -3,18 +3,11 @@
 // The event path's benchmark: how fast the scheduler's event loop drains
 // its input ringbufs, how many syscalls that costs, and how much CPU.
 //
-// A separate BPF object (src/bpf/eventbench.bpf.c) holds a syscall program
-// that writes batches of input records into the same ringbuf layout as the
-// scheduler, with the same wakeup rule. A producer thread runs it with
-// BPF_PROG_TEST_RUN; this thread runs the very EventLoop the scheduler runs
-// (src/events/event_loop.rs) and counts. BPF is needed, sched_ext is not.
-//
-//   scx_gamer_eventbench                       full rate, 5 s
-//   scx_gamer_eventbench --rate-hz 8000        an 8 kHz mouse
-//   scx_gamer_eventbench --channel             also hand each event to a
-//                                              consumer thread
-//
-// docs/events.md records the figures and the commands.
+// A producer thread runs src/bpf/eventbench.bpf.c's syscall program with
+// BPF_PROG_TEST_RUN, writing input records into the scheduler's ringbuf
+// layout with its wakeup rule; this thread runs the scheduler's very
+// EventLoop and counts. Needs BPF, not sched_ext. docs/events.md has the
+// figures and the commands.
 
 mod eventbench_skel {
     #![allow(clippy::all, non_camel_case_types, non_snake_case, dead_code)]
@@ -67,26 +60,10 @@ struct Opts {
     json: bool,
 }
 
-struct Figures {
-    wall: Duration,
-    produced: u64,
-    consumed: u64,
-    bpf_drops: u64,
-    channel_received: u64,
-    channel_drops: u64,
-    syscalls: u64,
-    wakeups: u64,
-    loop_cpu: Duration,
-    channel_cpu: Duration,
-}
-
 fn main() -> ExitCode {
     let opts = Opts::parse();
     match run(&opts) {
-        Ok(f) => {
-            report(&opts, &f);
-            ExitCode::SUCCESS
-        }
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("scx_gamer_eventbench: {e:#}");
             ExitCode::FAILURE
@@ -95,14 +72,10 @@ fn main() -> ExitCode {
 }
 
 fn thread_cpu() -> Duration {
-    getrusage(UsageWho::RUSAGE_THREAD)
-        .map(|u| {
-            let tv = |t: nix::sys::time::TimeVal| {
-                Duration::from_secs(t.tv_sec() as u64) + Duration::from_micros(t.tv_usec() as u64)
-            };
-            tv(u.user_time()) + tv(u.system_time())
-        })
-        .unwrap_or_default()
+    use nix::sys::time::TimeValLike;
+    getrusage(UsageWho::RUSAGE_THREAD).map_or(Duration::ZERO, |u| {
+        Duration::from_micros((u.user_time() + u.system_time()).num_microseconds() as u64)
+    })
 }
 
 /// Run the producer program once, writing `count` records.
@@ -126,7 +99,9 @@ fn produce(prog_fd: i32, count: u32, first_seq: u32) -> Result<()> {
     Ok(())
 }
 
-fn run(opts: &Opts) -> Result<Figures> {
+/// Run the benchmark and print its figures.
+fn run(opts: &Opts) -> Result<()> {
+    use libbpf_rs::skel::Skel;
     let mut open_object = MaybeUninit::uninit();
     let skel = EventbenchSkelBuilder::default()
         .open(&mut open_object)
@@ -134,7 +109,6 @@ fn run(opts: &Opts) -> Result<Figures> {
         .load()
         .context("loading the benchmark's BPF object (needs root)")?;
 
-    use libbpf_rs::skel::Skel;
     let maps: Vec<libbpf_rs::Map> = skel
         .object()
         .maps()
@@ -144,51 +118,40 @@ fn run(opts: &Opts) -> Result<Figures> {
         .iter()
         .map(|m| (Kind::Input, m as &dyn MapCore))
         .collect();
-    if rings.len() != scx_gamer::bpf_intf::gamer_consts_GAMER_NR_INPUT_RINGS as usize {
-        bail!(
-            "expected {} input ringbufs, found {}",
-            scx_gamer::bpf_intf::gamer_consts_GAMER_NR_INPUT_RINGS,
-            rings.len()
-        );
+    let nr_rings = scx_gamer::bpf_intf::gamer_consts_GAMER_NR_INPUT_RINGS as usize;
+    if rings.len() != nr_rings {
+        bail!("expected {nr_rings} input ringbufs, found {}", rings.len());
     }
 
-    let mut consumers = Vec::new();
-    let received = AtomicU64::new(0);
-    let done = AtomicBool::new(false);
-    let produced = AtomicU64::new(0);
-    let prog_fd = skel.progs.produce.as_fd().as_raw_fd();
-    let (tx_side, rx) = if opts.channel {
+    let (consumers, rx): (Vec<_>, Option<_>) = if opts.channel {
         let (c, rx) = consumer("bench", &[Kind::Input], 65_536);
-        (Some(c), Some(rx))
+        (vec![c], Some(rx))
     } else {
-        (None, None)
+        (Vec::new(), None)
     };
-    consumers.extend(tx_side);
     let mut events = EventLoop::new(&rings, consumers)?;
-
-    let seconds = Duration::from_secs(opts.seconds);
-    let (rate_hz, batch) = (opts.rate_hz, opts.batch);
+    let (received, done, produced) = (AtomicU64::new(0), AtomicBool::new(false), AtomicU64::new(0));
+    let prog_fd = skel.progs.produce.as_fd().as_raw_fd();
     let start = Instant::now();
-    let (figures, channel_cpu) = std::thread::scope(|s| -> Result<(Figures, Duration)> {
+    let end = start + Duration::from_secs(opts.seconds);
+    std::thread::scope(|s| -> Result<()> {
         let producer = s.spawn(|| -> Result<()> {
-            let end = Instant::now() + seconds;
             let mut seq = 0u32;
-            match 1_000_000_000u64.checked_div(rate_hz) {
+            match 1_000_000_000u64.checked_div(opts.rate_hz) {
                 None => {
                     while Instant::now() < end {
-                        produce(prog_fd, batch, seq)?;
-                        seq = seq.wrapping_add(batch);
-                        produced.fetch_add(u64::from(batch), Ordering::Relaxed);
+                        produce(prog_fd, opts.batch, seq)?;
+                        seq = seq.wrapping_add(opts.batch);
+                        produced.fetch_add(u64::from(opts.batch), Ordering::Relaxed);
                     }
                 }
                 Some(period_ns) => {
-                    let period = Duration::from_nanos(period_ns);
                     let mut next = Instant::now();
                     while next < end {
                         produce(prog_fd, 1, seq)?;
                         seq = seq.wrapping_add(1);
                         produced.fetch_add(1, Ordering::Relaxed);
-                        next += period;
+                        next += Duration::from_nanos(period_ns);
                         if let Some(d) = next.checked_duration_since(Instant::now()) {
                             std::thread::sleep(d);
                         }
@@ -221,92 +184,65 @@ fn run(opts: &Opts) -> Result<Figures> {
         let channel_cpu = channel
             .map(|h| h.join().expect("channel thread panicked"))
             .unwrap_or_default();
-
         let drops: Vec<u64> = sum_percpu(&skel.maps.ring_drops, Kind::Input.ring() + 1)?;
+        let produced = produced.load(Ordering::Relaxed);
+        let consumed = counts.events[Kind::Input as usize];
         let bpf_drops = drops[Kind::Input.ring() as usize];
-        let channel_drops = counts.channels.iter().map(|c| c.dropped).sum();
-        Ok((
-            Figures {
-                wall,
-                produced: produced.load(Ordering::Relaxed),
-                consumed: counts.events[Kind::Input as usize],
-                bpf_drops,
-                channel_received: received.load(Ordering::Relaxed),
-                channel_drops,
-                syscalls: counts.syscalls,
-                wakeups: counts.wakeups,
-                loop_cpu,
-                channel_cpu: Duration::ZERO,
-            },
-            channel_cpu,
-        ))
-    })?;
-    Ok(Figures {
-        channel_cpu,
-        ..figures
-    })
-}
-
-fn report(opts: &Opts, f: &Figures) {
-    let secs = f.wall.as_secs_f64();
-    let consumed = f.consumed.max(1) as f64;
-    let cpu = f.loop_cpu + f.channel_cpu;
-    let rate = f.consumed as f64 / secs;
-    let per_1000 = f.syscalls as f64 * 1000.0 / consumed;
-    let ns_per_event = cpu.as_nanos() as f64 / consumed;
-    let cpu_pct = cpu.as_secs_f64() / secs * 100.0;
-    if opts.json {
-        println!(
-            "{{\"mode\":\"{}\",\"channel\":{},\"seconds\":{secs:.3},\"produced\":{},\"consumed\":{},\
-             \"bpf_drops\":{},\"channel_received\":{},\"channel_drops\":{},\"syscalls\":{},\
-             \"wakeups\":{},\"events_per_s\":{rate:.0},\"syscalls_per_1000\":{per_1000:.3},\
-             \"loop_cpu_ms\":{:.3},\"channel_cpu_ms\":{:.3},\"cpu_ns_per_event\":{ns_per_event:.1},\
-             \"cpu_percent\":{cpu_pct:.3}}}",
-            if opts.rate_hz == 0 { "full".to_string() } else { format!("{}hz", opts.rate_hz) },
-            opts.channel,
-            f.produced,
-            f.consumed,
-            f.bpf_drops,
-            f.channel_received,
-            f.channel_drops,
-            f.syscalls,
-            f.wakeups,
-            f.loop_cpu.as_secs_f64() * 1e3,
-            f.channel_cpu.as_secs_f64() * 1e3,
+        let channel_received = received.load(Ordering::Relaxed);
+        let channel_drops: u64 = counts.channels.iter().map(|c| c.dropped).sum();
+        let (syscalls, wakeups) = (counts.syscalls, counts.wakeups);
+        let secs = wall.as_secs_f64();
+        let cpu = loop_cpu + channel_cpu;
+        let rate = consumed as f64 / secs;
+        let per_1000 = syscalls as f64 * 1000.0 / consumed.max(1) as f64;
+        let ns_per_event = cpu.as_nanos() as f64 / consumed.max(1) as f64;
+        let cpu_pct = cpu.as_secs_f64() / secs * 100.0;
+        let (loop_ms, channel_ms) = (
+            loop_cpu.as_secs_f64() * 1e3,
+            channel_cpu.as_secs_f64() * 1e3,
         );
-        return;
-    }
-    let mode = if opts.rate_hz == 0 {
-        format!("full rate, batches of {}", opts.batch)
-    } else {
-        format!("{} Hz, one event at a time", opts.rate_hz)
-    };
-    println!(
-        "event benchmark: {mode}, {secs:.2} s{}",
-        if opts.channel {
+        let channel = opts.channel;
+        if opts.json {
+            let mode = match opts.rate_hz {
+                0 => "full".to_string(),
+                hz => format!("{hz}hz"),
+            };
+            println!(
+                "{{\"mode\":\"{mode}\",\"channel\":{channel},\"seconds\":{secs:.3},\"produced\":{produced},\
+                 \"consumed\":{consumed},\"bpf_drops\":{bpf_drops},\"channel_received\":{channel_received},\
+                 \"channel_drops\":{channel_drops},\"syscalls\":{syscalls},\"wakeups\":{wakeups},\
+                 \"events_per_s\":{rate:.0},\"syscalls_per_1000\":{per_1000:.3},\"loop_cpu_ms\":{loop_ms:.3},\
+                 \"channel_cpu_ms\":{channel_ms:.3},\"cpu_ns_per_event\":{ns_per_event:.1},\
+                 \"cpu_percent\":{cpu_pct:.3}}}"
+            );
+            return Ok(());
+        }
+        let mode = match opts.rate_hz {
+            0 => format!("full rate, batches of {}", opts.batch),
+            hz => format!("{hz} Hz, one event at a time"),
+        };
+        let with = if channel {
             ", with a consumer thread"
         } else {
             ""
-        }
-    );
-    println!(
-        "  produced {} events; consumed {}; dropped in BPF (ring full) {}",
-        f.produced, f.consumed, f.bpf_drops
-    );
-    if opts.channel {
+        };
+        println!("event benchmark: {mode}, {secs:.2} s{with}");
         println!(
-            "  consumer thread received {}; channel drops {}",
-            f.channel_received, f.channel_drops
+            "  produced {produced} events; consumed {consumed}; dropped in BPF (ring full) {bpf_drops}"
         );
-    }
-    println!("  consumed: {:.2} M events/s", rate / 1e6);
-    println!(
-        "  syscalls by the loop: {} ({} wakeups): {per_1000:.3} per 1000 events",
-        f.syscalls, f.wakeups
-    );
-    println!(
-        "  consumer CPU: loop {:.1} ms + consumer thread {:.1} ms = {ns_per_event:.1} ns/event, {cpu_pct:.3} % of one CPU",
-        f.loop_cpu.as_secs_f64() * 1e3,
-        f.channel_cpu.as_secs_f64() * 1e3
-    );
+        if channel {
+            println!(
+                "  consumer thread received {channel_received}; channel drops {channel_drops}"
+            );
+        }
+        println!("  consumed: {:.2} M events/s", rate / 1e6);
+        println!(
+            "  syscalls by the loop: {syscalls} ({wakeups} wakeups): {per_1000:.3} per 1000 events"
+        );
+        println!(
+            "  consumer CPU: loop {loop_ms:.1} ms + consumer thread {channel_ms:.1} ms = \
+             {ns_per_event:.1} ns/event, {cpu_pct:.3} % of one CPU"
+        );
+        Ok(())
+    })
 }

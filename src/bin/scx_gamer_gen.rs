@@ -1,17 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //
-// Writes the files that describe scx_gamer's flags outside the binary: the
-// man page, the bash, zsh and fish completions, and the commented default
-// config the systemd service reads. Each is generated from the same `Opts`
-// the scheduler parses, so a flag added to src/cli.rs reaches all of them on
-// the next build; tests/install.sh checks that none misses a flag.
-//
-//   scx_gamer_gen <output directory>
-//
-// scripts/install.sh runs it; it is not meant to be installed.
+// `scx_gamer_gen <output directory>` writes the man page, the bash, zsh and
+// fish completions and the service's commented default config from the
+// `Opts` the scheduler parses, so a new flag reaches all of them
+// (tests/install.sh checks it). scripts/install.sh runs it; not installed.
 
 use scx_gamer::cli;
 
+use std::fmt::Write as _;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -21,13 +17,6 @@ use clap::{Arg, Command, CommandFactory};
 use clap_complete::Shell;
 
 const BIN: &str = "scx_gamer";
-
-/// Where the service's config lives; the unit, the man page and the docs all
-/// name this path.
-const CONFIG_PATH: &str = "/etc/default/scx_gamer";
-
-/// The variable the unit expands into scx_gamer's arguments.
-const FLAGS_VAR: &str = "SCX_GAMER_FLAGS";
 
 fn main() -> ExitCode {
     let mut args = std::env::args_os().skip(1);
@@ -131,26 +120,29 @@ prefix, so \fBjournalctl \-p warning \-u scx_gamer\fR shows warnings and errors.
 \fBsystemctl\fR(1), \fBjournalctl\fR(1), \fBsystemd.exec\fR(5)
 "#;
 
+/// The head of /etc/default/scx_gamer, the path the unit, the man page and
+/// the docs name; SCX_GAMER_FLAGS is the variable the unit expands.
+const CONFIG_HEAD: &str = "\
+# /etc/default/scx_gamer: flags for scx_gamer.service
+#
+# The service runs `scx_gamer $SCX_GAMER_FLAGS`. Put the flags between the
+# quotes at the end of this file, for example
+#
+#   SCX_GAMER_FLAGS=\"--slice-us 3000\"
+#
+# then apply them with `systemctl restart scx_gamer`. Left empty, scx_gamer
+# runs with its defaults. A flag it rejects makes the service fail at once
+# with the reason in `journalctl -u scx_gamer`. `man scx_gamer` describes
+# the flags; the project's docs/tuning.md suggests values per machine.
+#
+";
+
 /// The commented default for /etc/default/scx_gamer, listing every flag with
 /// its help text and default.
 fn default_config(cmd: &Command) -> String {
-    let mut out = String::new();
+    let mut out = CONFIG_HEAD.to_string();
     let version = cmd.get_version().unwrap_or_default();
-    out.push_str(&format!(
-        "# {CONFIG_PATH}: flags for scx_gamer.service\n\
-         #\n\
-         # The service runs `scx_gamer ${FLAGS_VAR}`. Put the flags between the\n\
-         # quotes at the end of this file, for example\n\
-         #\n\
-         #   {FLAGS_VAR}=\"--slice-us 3000\"\n\
-         #\n\
-         # then apply them with `systemctl restart scx_gamer`. Left empty, scx_gamer\n\
-         # runs with its defaults. A flag it rejects makes the service fail at once\n\
-         # with the reason in `journalctl -u scx_gamer`. `man scx_gamer` describes\n\
-         # the flags; the project's docs/tuning.md suggests values per machine.\n\
-         #\n\
-         # The flags of scx_gamer {version}:\n"
-    ));
+    let _ = writeln!(out, "# The flags of scx_gamer {version}:");
     for arg in cmd.get_arguments() {
         // Flags that print something and exit have no place in a service.
         let one_shot = matches!(
@@ -160,48 +152,37 @@ fn default_config(cmd: &Command) -> String {
         if arg.is_hide_set() || one_shot {
             continue;
         }
-        out.push_str("#\n");
-        out.push_str(&format!("# {}\n", spelling(arg)));
-        let help = arg
-            .get_long_help()
-            .or_else(|| arg.get_help())
-            .map(|h| h.to_string())
-            .unwrap_or_default();
-        for line in wrap(&help, 72) {
-            out.push_str(&format!("#     {line}\n"));
+        let _ = writeln!(out, "#\n# {}", spelling(arg));
+        let help = arg.get_long_help().or_else(|| arg.get_help());
+        for line in wrap(&help.map(|h| h.to_string()).unwrap_or_default(), 72) {
+            let _ = writeln!(out, "#     {line}");
         }
-        if arg.get_action().takes_values() {
-            let defaults: Vec<_> = arg
-                .get_default_values()
-                .iter()
-                .map(|v| v.to_string_lossy())
-                .collect();
-            if !defaults.is_empty() {
-                out.push_str(&format!("#     Default: {}\n", defaults.join(" ")));
-            }
+        let defaults: Vec<_> = arg
+            .get_default_values()
+            .iter()
+            .map(|v| v.to_string_lossy())
+            .collect();
+        if arg.get_action().takes_values() && !defaults.is_empty() {
+            let _ = writeln!(out, "#     Default: {}", defaults.join(" "));
         }
     }
-    out.push_str(&format!("\n{FLAGS_VAR}=\"\"\n"));
-    out
+    out + "\nSCX_GAMER_FLAGS=\"\"\n"
 }
 
 /// How a flag is written on the command line: `-v, --verbose`,
 /// `--slice-us <SLICE_US>`.
 fn spelling(arg: &Arg) -> String {
-    let mut names = Vec::new();
-    if let Some(short) = arg.get_short() {
-        names.push(format!("-{short}"));
-    }
-    if let Some(long) = arg.get_long() {
-        names.push(format!("--{long}"));
-    }
-    let mut s = names.join(", ");
+    let short = arg.get_short().map(|s| format!("-{s}"));
+    let long = arg.get_long().map(|l| format!("--{l}"));
+    let mut s = [short, long]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", ");
     if arg.get_action().takes_values() {
-        for value in arg.get_value_names().unwrap_or_default() {
-            s.push_str(&format!(" <{value}>"));
-        }
-        if arg.get_value_names().is_none() {
-            s.push_str(&format!(" <{}>", arg.get_id().as_str().to_uppercase()));
+        match arg.get_value_names() {
+            Some(values) => values.iter().for_each(|v| s += &format!(" <{v}>")),
+            None => s += &format!(" <{}>", arg.get_id().as_str().to_uppercase()),
         }
     }
     s
@@ -221,9 +202,7 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
             }
             line.push_str(word);
         }
-        if !line.is_empty() {
-            lines.push(line);
-        }
+        lines.extend((!line.is_empty()).then_some(line));
     }
     lines
 }

@@ -1,24 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //
-// The one event loop: a single epoll set holding every ringbuf, plus
-// whatever other fds the owner adds (signalfd, timerfd, inotify), served by
-// the one thread that calls `wait`.
+// The one event loop: a single epoll set holding every ringbuf plus the
+// owner's fds (signalfd, timerfd, inotify), served by the thread that calls
+// `wait`.
 //
-// Ringbufs are read by libbpf's ring_buffer__consume, through libbpf-rs's
-// `RingBuffer`, from their mmapped pages: draining makes no syscall (the
-// reader libbpf-rs gives was measured against a hand-written one, and the
-// figures did not justify keeping ours: docs/events.md). Its own epoll set
-// is not used; the rings are in this loop's set. Records go out to consumers over
-// bounded channels with `try_send`, so a slow consumer costs its own events
-// (counted as drops), never the loop's time. In steady state the only
-// syscall is epoll_wait itself, which the loop counts.
+// Ringbufs are drained with libbpf-rs's `RingBuffer` from their mmapped
+// pages, so draining makes no syscall (it was measured against a
+// hand-written reader: docs/events.md); its own epoll set is unused, the
+// rings sit in this loop's. Records go to consumers over bounded channels
+// with `try_send`, so a slow consumer costs its own events (counted as
+// drops), never the loop's time.
 //
 // The producers wake the loop only when a ringbuf is half full (see
-// events.bpf.c); below that the loop drains on its own timeout while
-// events flow. Once a drain finds the rings empty the scheduler's loop
-// waits with no timeout at all (its own 1 s tick is in the set and drains
-// too), so an idle desktop costs no timed wakeup; a loop without such a
-// tick (`add_tick`) backs off to MAX_DRAIN instead.
+// events.bpf.c); below that the loop drains on its own timeout while events
+// flow. Once a drain finds the rings empty, a loop with a tick (`add_tick`,
+// the scheduler's 1 s timer, which drains too) waits with no timeout, so an
+// idle desktop costs no timed wakeup; one without backs off to MAX_DRAIN.
 
 use std::cell::RefCell;
 use std::os::fd::BorrowedFd;
@@ -26,22 +23,19 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender};
 use libbpf_rs::{MapCore, RingBuffer, RingBufferBuilder};
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 
 use super::records::{Event, Kind};
 
-/// The drain timeout while events keep coming: how stale an event can be
-/// when a consumer gets it, at rates too low to fill half a ringbuf. No
-/// scheduling decision waits on userspace (exec events, which launch
-/// detection times, wake the loop at once), so staleness only delays what a
-/// person reads, and a slower drain keeps the scheduler's own process off
-/// the CPUs the game is using (docs/events.md).
+/// The drain timeout while events keep coming: how stale an event can be,
+/// at rates too low to fill half a ringbuf. No scheduling decision waits on
+/// userspace (exec events wake the loop at once), and a slower drain keeps
+/// the scheduler's own process off the game's CPUs (docs/events.md).
 pub const MIN_DRAIN: Duration = Duration::from_millis(50);
-/// The drain timeout after a long quiet spell, for a loop that has no tick
-/// of its own (see `add_tick`).
+/// The drain timeout after a long quiet spell, for a loop without a tick.
 pub const MAX_DRAIN: Duration = Duration::from_millis(160);
 
 /// The token epoll reports for any ringbuf.
@@ -49,13 +43,21 @@ const RING_TOKEN: u64 = u64::MAX;
 /// How many ready fds one wait reports at most; the rest come next time.
 const MAX_READY: usize = 32;
 
-/// A consumer's end of the loop: the kinds it wants, and its channel.
+/// Counters of one consumer's channel.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChannelCounts {
+    pub name: &'static str,
+    pub sent: u64,
+    /// Events not delivered because the channel was full or closed.
+    pub dropped: u64,
+}
+
+/// A consumer's end of the loop: the kinds it wants (a mask of
+/// `Kind::bit`), its channel and its counters.
 pub struct Consumer {
-    name: &'static str,
     kinds: u32,
     tx: Sender<Event>,
-    sent: u64,
-    dropped: u64,
+    counts: ChannelCounts,
 }
 
 /// A consumer taking `kinds`, with room for `capacity` events in flight,
@@ -67,23 +69,11 @@ pub fn consumer(
 ) -> (Consumer, Receiver<Event>) {
     let (tx, rx) = crossbeam_channel::bounded(capacity);
     let kinds = kinds.iter().fold(0, |m, k| m | k.bit());
-    let c = Consumer {
+    let counts = ChannelCounts {
         name,
-        kinds,
-        tx,
-        sent: 0,
-        dropped: 0,
+        ..Default::default()
     };
-    (c, rx)
-}
-
-/// Counters of one consumer's channel.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ChannelCounts {
-    pub name: &'static str,
-    pub sent: u64,
-    /// Events not delivered because the channel was full or closed.
-    pub dropped: u64,
+    (Consumer { kinds, tx, counts }, rx)
 }
 
 /// What the loop has seen so far.
@@ -117,12 +107,11 @@ impl Dispatch {
         };
         self.events[kind as usize] += 1;
         for c in self.consumers.iter_mut() {
-            if c.kinds & kind.bit() == 0 {
-                continue;
-            }
-            match c.tx.try_send(event) {
-                Ok(()) => c.sent += 1,
-                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => c.dropped += 1,
+            if c.kinds & kind.bit() != 0 {
+                match c.tx.try_send(event) {
+                    Ok(()) => c.counts.sent += 1,
+                    Err(_) => c.counts.dropped += 1,
+                }
             }
         }
     }
@@ -135,17 +124,15 @@ pub struct EventLoop {
     dispatch: Rc<RefCell<Dispatch>>,
     /// None: wait until a ring wakes the loop or another fd is ready.
     timeout: Option<Duration>,
-    /// The longest drain timeout; None: none at all once the rings are
-    /// empty.
+    /// The longest drain timeout; None: no timeout once the rings are empty.
     max_drain: Option<Duration>,
     syscalls: u64,
     wakeups: u64,
-    ready: [u64; MAX_READY],
 }
 
 impl EventLoop {
-    /// A loop over `rings` (each ringbuf map with the kind of record it
-    /// carries), delivering to `consumers`.
+    /// A loop over `rings` (each map with the kind of record it carries),
+    /// delivering to `consumers`.
     pub fn new(rings: &[(Kind, &dyn MapCore)], consumers: Vec<Consumer>) -> Result<Self> {
         let epoll =
             Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).context("creating the epoll set")?;
@@ -162,15 +149,12 @@ impl EventLoop {
                     0
                 })
                 .with_context(|| format!("mapping the {} ringbuf", kind.name()))?;
-            // Edge-triggered: a ringbuf is reported when its producer wakes
-            // the loop (half full), not whenever it holds anything, which
-            // would wake the loop for every record of a steady stream. Each
-            // wakeup drains every ring, as edge triggering requires.
+            // Edge-triggered: reported when its producer wakes the loop (half
+            // full), not for every record of a steady stream. Each wakeup
+            // drains every ring, as edge triggering requires.
+            let ev = EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLET, RING_TOKEN);
             epoll
-                .add(
-                    map.as_fd(),
-                    EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLET, RING_TOKEN),
-                )
+                .add(map.as_fd(), ev)
                 .with_context(|| format!("adding the {} ringbuf to epoll", kind.name()))?;
         }
         Ok(EventLoop {
@@ -181,57 +165,42 @@ impl EventLoop {
             max_drain: Some(MAX_DRAIN),
             syscalls: 0,
             wakeups: 0,
-            ready: [0; MAX_READY],
         })
     }
 
     /// Watch `fd` for input; `wait` reports `token` when it is readable.
-    pub fn add_fd(&mut self, fd: BorrowedFd<'_>, token: u64) -> Result<()> {
-        anyhow::ensure!(
-            token != RING_TOKEN,
-            "token {token} is reserved for ringbufs"
-        );
+    /// With `edge`, only when new input arrives, not while unread input
+    /// remains: for an fd another thread reads, so the loop does not spin
+    /// until that thread gets to it.
+    pub fn add_fd(&mut self, fd: BorrowedFd<'_>, token: u64, edge: bool) -> Result<()> {
+        anyhow::ensure!(token != RING_TOKEN, "token {token} is reserved");
+        let flags = if edge {
+            EpollFlags::EPOLLIN | EpollFlags::EPOLLET
+        } else {
+            EpollFlags::EPOLLIN
+        };
         self.epoll
-            .add(fd, EpollEvent::new(EpollFlags::EPOLLIN, token))
-            .context("adding an fd to the epoll set")
+            .add(fd, EpollEvent::new(flags, token))
+            .context("adding an fd to epoll")
     }
 
-    /// Watch `fd` edge-triggered: `wait` reports `token` when new input
-    /// arrives, not while unread input remains. For an fd that another
-    /// thread reads, so the loop does not spin until that thread gets to it.
-    pub fn add_fd_edge(&mut self, fd: BorrowedFd<'_>, token: u64) -> Result<()> {
-        anyhow::ensure!(
-            token != RING_TOKEN,
-            "token {token} is reserved for ringbufs"
-        );
-        self.epoll
-            .add(
-                fd,
-                EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLET, token),
-            )
-            .context("adding an fd to the epoll set")
-    }
-
-    /// Watch `fd`, a periodic timer (the scheduler's 1 s tick), like
-    /// `add_fd`. Each of its expiries drains the rings, which bounds how
-    /// long a trickle below the wake threshold waits, so from now on a drain
-    /// that finds every ring empty is followed by a wait with no timeout.
+    /// Watch `fd`, a periodic timer, like `add_fd`. Its expiries drain the
+    /// rings, bounding how long a trickle below the wake threshold waits, so
+    /// from now on a drain that finds the rings empty ends the timed waits.
     pub fn add_tick(&mut self, fd: BorrowedFd<'_>, token: u64) -> Result<()> {
-        self.add_fd(fd, token)?;
         self.max_drain = None;
-        Ok(())
+        self.add_fd(fd, token, false)
     }
 
-    /// The owner made a syscall on the loop's behalf (reading a timerfd,
-    /// signalfd or inotify fd it was woken for): count it.
+    /// Count a syscall the owner made on the loop's behalf (reading an fd
+    /// it was woken for).
     pub fn count_syscall(&mut self) {
         self.syscalls += 1;
     }
 
-    /// Wait for ringbuf data, a ready fd or the drain timeout, whichever
-    /// comes first, then drain every ringbuf. Returns the tokens of the
-    /// other fds that are ready.
-    pub fn wait(&mut self) -> Result<&[u64]> {
+    /// Wait for ringbuf data, a ready fd or the drain timeout, then drain
+    /// every ringbuf. Returns the tokens of the other fds that are ready.
+    pub fn wait(&mut self) -> Result<Vec<u64>> {
         let mut events = [EpollEvent::empty(); MAX_READY];
         let timeout = self
             .timeout
@@ -245,14 +214,8 @@ impl EventLoop {
         };
         self.wakeups += 1;
         self.drain();
-        let mut len = 0;
-        for ev in &events[..n] {
-            if ev.data() != RING_TOKEN {
-                self.ready[len] = ev.data();
-                len += 1;
-            }
-        }
-        Ok(&self.ready[..len])
+        let tokens = events[..n].iter().map(|ev| ev.data());
+        Ok(tokens.filter(|&t| t != RING_TOKEN).collect())
     }
 
     /// Read every record waiting in every ringbuf, and adapt the timeout.
@@ -268,15 +231,7 @@ impl EventLoop {
         LoopCounts {
             events: d.events,
             malformed: d.malformed,
-            channels: d
-                .consumers
-                .iter()
-                .map(|c| ChannelCounts {
-                    name: c.name,
-                    sent: c.sent,
-                    dropped: c.dropped,
-                })
-                .collect(),
+            channels: d.consumers.iter().map(|c| c.counts.clone()).collect(),
             syscalls: self.syscalls,
             wakeups: self.wakeups,
         }
@@ -332,7 +287,10 @@ mod tests {
         for _ in 0..5 {
             d.on_record(Kind::Frame, &frame_bytes());
         }
-        assert_eq!((d.consumers[0].sent, d.consumers[0].dropped), (2, 3));
+        assert_eq!(
+            (d.consumers[0].counts.sent, d.consumers[0].counts.dropped),
+            (2, 3)
+        );
         assert_eq!(d.events[Kind::Frame as usize], 5);
         assert_eq!(rx.len(), 2);
     }
@@ -353,7 +311,7 @@ mod tests {
         let mut d = dispatch_with(vec![c]);
         d.on_record(Kind::Frame, &frame_bytes());
         d.on_record(Kind::Frame, &[0u8; 3]);
-        assert_eq!(d.consumers[0].dropped, 1);
+        assert_eq!(d.consumers[0].counts.dropped, 1);
         assert_eq!(d.malformed, 1);
     }
 }

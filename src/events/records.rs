@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //
 // The records the BPF side puts in its ringbufs (defined in intf.h, turned
-// into Rust by bindgen), read out of ringbuf memory by value and carried to
-// the consumers as one `Event`. Copying a record out is the only work done
-// per event; nothing here allocates.
+// into Rust by bindgen), copied out of ringbuf memory by value and carried
+// to the consumers as one `Event`; nothing here allocates.
 
 use std::mem::size_of;
 
@@ -11,53 +10,41 @@ use crate::bpf_intf as intf;
 
 pub type InputEvent = intf::input_event_rec;
 pub type FrameEvent = intf::frame_event;
-pub type GpuSubmitEvent = intf::gpu_submit_event;
-pub type RunqWaitEvent = intf::runq_wait_event;
 pub type ProcEvent = intf::gamer_proc_event;
-pub type ClassEvent = intf::class_event;
 pub type MigrateEvent = intf::migrate_event;
 
 pub use crate::names::Kind;
 
-/// One record from any stream.
-#[derive(Clone, Copy, Debug)]
-pub enum Event {
+/// `Event`, one record of any stream, with a variant per `Kind` of the
+/// same name holding that stream's intf.h record.
+macro_rules! events {
+    ($($kind:ident($record:ty)),* $(,)?) => {
+        #[derive(Clone, Copy, Debug)]
+        pub enum Event {
+            $($kind($record)),*
+        }
+
+        impl Event {
+            /// Read a record of stream `kind` from ringbuf bytes; `None` when
+            /// it is shorter than its type (a layout mismatch, never expected).
+            pub fn parse(kind: Kind, data: &[u8]) -> Option<Event> {
+                Some(match kind {
+                    $(Kind::$kind => Event::$kind(read(data)?)),*
+                })
+            }
+        }
+    };
+}
+
+events!(
     Input(InputEvent),
     Frame(FrameEvent),
-    GpuSubmit(GpuSubmitEvent),
-    RunqWait(RunqWaitEvent),
+    GpuSubmit(intf::gpu_submit_event),
+    RunqWait(intf::runq_wait_event),
     Proc(ProcEvent),
     Migrate(MigrateEvent),
-    Class(ClassEvent),
-}
-
-impl Event {
-    /// Read a record of stream `kind` from ringbuf bytes; `None` when the
-    /// record is shorter than its type (a layout mismatch, never expected).
-    pub fn parse(kind: Kind, data: &[u8]) -> Option<Event> {
-        Some(match kind {
-            Kind::Input => Event::Input(read(data)?),
-            Kind::Frame => Event::Frame(read(data)?),
-            Kind::GpuSubmit => Event::GpuSubmit(read(data)?),
-            Kind::RunqWait => Event::RunqWait(read(data)?),
-            Kind::Proc => Event::Proc(read(data)?),
-            Kind::Migrate => Event::Migrate(read(data)?),
-            Kind::Class => Event::Class(read(data)?),
-        })
-    }
-
-    pub fn kind(&self) -> Kind {
-        match self {
-            Event::Input(_) => Kind::Input,
-            Event::Frame(_) => Kind::Frame,
-            Event::GpuSubmit(_) => Kind::GpuSubmit,
-            Event::RunqWait(_) => Kind::RunqWait,
-            Event::Proc(_) => Kind::Proc,
-            Event::Migrate(_) => Kind::Migrate,
-            Event::Class(_) => Kind::Class,
-        }
-    }
-}
+    Class(intf::class_event),
+);
 
 /// Copy a plain C record out of `data`. The types are bindgen's, made of
 /// integers and byte arrays only, so every bit pattern is a valid value.
@@ -77,8 +64,7 @@ pub fn c_str(bytes: &[u8]) -> String {
 }
 
 pub(crate) fn c_chars(chars: &[std::os::raw::c_char]) -> String {
-    let bytes: Vec<u8> = chars.iter().map(|&c| c as u8).collect();
-    c_str(&bytes)
+    c_str(&chars.iter().map(|&c| c as u8).collect::<Vec<u8>>())
 }
 
 pub fn gpu_driver_name(driver: u32) -> &'static str {

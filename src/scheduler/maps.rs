@@ -8,8 +8,8 @@ use std::mem::size_of;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use anyhow::{ensure, Context, Result};
-use libbpf_rs::{MapCore, MapFlags, MapHandle};
+use anyhow::{Context, Result};
+use libbpf_rs::{MapCore, MapFlags};
 use log::info;
 
 use crate::bpf_intf;
@@ -18,21 +18,16 @@ use crate::cli::Opts;
 use crate::events::records;
 
 /// Keys `0..keys` of the per-CPU array `map`, each value summed over the
-/// CPUs. `T` must be made of u64 counters only (the counters of intf.h
-/// are): each counter is summed on its own.
+/// CPUs, counter by counter: `T` is made of u64 counters only.
 pub fn sum_percpu<T: Copy>(map: &dyn MapCore, keys: u32) -> Result<Vec<T>> {
+    let name = map.name().to_string_lossy();
     (0..keys)
         .map(|key| {
             let per_cpu = map
                 .lookup_percpu(&key.to_ne_bytes(), MapFlags::ANY)
-                .with_context(|| format!("reading map {}", map.name().to_string_lossy()))?
+                .with_context(|| format!("reading map {name}"))?
                 .unwrap_or_default();
-            sum_words(&per_cpu).with_context(|| {
-                format!(
-                    "map {} holds values of another size",
-                    map.name().to_string_lossy()
-                )
-            })
+            sum_words(&per_cpu).with_context(|| format!("map {name} holds values of another size"))
         })
         .collect()
 }
@@ -40,11 +35,10 @@ pub fn sum_percpu<T: Copy>(map: &dyn MapCore, keys: u32) -> Result<Vec<T>> {
 /// The per-CPU copies of one value, summed u64 by u64; `None` when a
 /// copy is shorter than `T` or `T` is not whole u64s.
 fn sum_words<T: Copy>(per_cpu: &[Vec<u8>]) -> Option<T> {
-    let words = size_of::<T>() / 8;
     if !size_of::<T>().is_multiple_of(8) || per_cpu.iter().any(|v| v.len() < size_of::<T>()) {
         return None;
     }
-    let mut sums = vec![0u64; words];
+    let mut sums = vec![0u64; size_of::<T>() / 8];
     for value in per_cpu {
         for (sum, word) in sums.iter_mut().zip(value.chunks_exact(8)) {
             *sum += u64::from_ne_bytes(word.try_into().ok()?);
@@ -55,6 +49,7 @@ fn sum_words<T: Copy>(per_cpu: &[Vec<u8>]) -> Option<T> {
 }
 
 /// Every per-CPU counter of the BPF side, summed.
+#[derive(Default)]
 pub struct Counters {
     /// Per class, in `enum gamer_class` order.
     pub classes: Vec<bpf_intf::class_counters>,
@@ -69,7 +64,6 @@ pub struct Counters {
 pub fn read_counters(skel: &BpfSkel<'_>) -> Result<Counters> {
     let maps = &skel.maps;
     let class_stats: Vec<bpf_intf::class_stats> = sum_percpu(&maps.class_stats, 1)?;
-    ensure!(class_stats.len() == 1, "no class counters");
     Ok(Counters {
         classes: class_stats[0].c.to_vec(),
         dispatch: sum_percpu(&maps.stats, bpf_intf::gamer_stat_NR_GSTATS)?,
@@ -81,13 +75,20 @@ pub fn read_counters(skel: &BpfSkel<'_>) -> Result<Counters> {
     })
 }
 
+/// Put a process in the game map, as `--game-pid` and the launch socket do.
+fn put_game(game_tgids: &dyn MapCore, tgid: u32) -> Result<()> {
+    let via = bpf_intf::gamer_class_via_GAMER_VIA_GAME_TGID;
+    game_tgids
+        .update(&tgid.to_ne_bytes(), &via.to_ne_bytes(), MapFlags::ANY)
+        .with_context(|| format!("putting process {tgid} in the game map"))
+}
+
 /// The BPF .bss variables userspace writes while the scheduler runs. BPF
 /// reads them concurrently, so they are only ever touched atomically.
 pub struct SharedVars<'obj> {
     /// CLOCK_TAI - CLOCK_REALTIME (events.bpf.c).
     pub tai_offset: &'obj AtomicU64,
-    /// Bumped after each change to a per-process class map
-    /// (classify.bpf.c).
+    /// Bumped after each change to a per-process map (classify.bpf.c).
     pub proc_gen: &'obj AtomicU64,
 }
 
@@ -101,22 +102,17 @@ impl<'obj> SharedVars<'obj> {
         // SAFETY: the .bss is mmapped for as long as the object lives
         // ('obj), the fields are u64-aligned, and from here on this side
         // only reaches them through these atomics.
-        let tai_offset = unsafe { AtomicU64::from_ptr(&mut bss.tai_offset_ns) };
-        // SAFETY: as above.
-        let proc_gen = unsafe { AtomicU64::from_ptr(&mut bss.proc_gen) };
-        Ok(SharedVars {
-            tai_offset,
-            proc_gen,
-        })
+        unsafe {
+            Ok(SharedVars {
+                tai_offset: AtomicU64::from_ptr(&mut bss.tai_offset_ns),
+                proc_gen: AtomicU64::from_ptr(&mut bss.proc_gen),
+            })
+        }
     }
 
-    /// Put a process in the game map, as launch detection does, and tell
-    /// the BPF side the map changed.
-    pub fn mark_game(&self, game_tgids: &MapHandle, tgid: u32) -> Result<()> {
-        let via = bpf_intf::gamer_class_via_GAMER_VIA_GAME_TGID;
-        game_tgids
-            .update(&tgid.to_ne_bytes(), &via.to_ne_bytes(), MapFlags::ANY)
-            .context("writing the game map")?;
+    /// `put_game`, and tell the BPF side the map changed.
+    pub fn mark_game(&self, game_tgids: &dyn MapCore, tgid: u32) -> Result<()> {
+        put_game(game_tgids, tgid)?;
         self.proc_gen.fetch_add(1, Ordering::AcqRel);
         Ok(())
     }
@@ -159,12 +155,8 @@ pub fn register_game(skel: &BpfSkel<'_>, opts: &Opts) -> Result<()> {
         .filter(|pid| procs.iter().any(|p| p.pid == *pid))
         .collect();
     let game = crate::detect::named::game_processes(&procs, &alive, opts.game_comm.as_deref())?;
-    let via = bpf_intf::gamer_class_via_GAMER_VIA_GAME_TGID;
-    for tgid in &game {
-        skel.maps
-            .game_tgids
-            .update(&tgid.to_ne_bytes(), &via.to_ne_bytes(), MapFlags::ANY)
-            .with_context(|| format!("registering game process {tgid}"))?;
+    for &tgid in &game {
+        put_game(&skel.maps.game_tgids, tgid)?;
     }
     info!("game processes: {game:?}");
     Ok(())

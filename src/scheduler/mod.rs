@@ -2,15 +2,11 @@
 //
 // One attachment of the BPF scheduler: open, set the tunables, load, attach
 // (here), serve the event loop until a signal or the kernel ends it, detach
-// (run.rs). main.rs decides whether to start another one afterwards.
-//
-// - plan: which CPUs are fast, from the machine's layout.
-// - maps: the counters, the game map and the .bss variables userspace
-//   shares with BPF while attached.
-// - verifier: `--verifier-stats`.
+// (run.rs). main.rs decides whether to start another one afterwards. maps.rs
+// holds what userspace shares with BPF while attached, verifier.rs
+// `--verifier-stats`.
 
 mod maps;
-mod plan;
 mod run;
 mod verifier;
 
@@ -33,39 +29,35 @@ use crate::events::records::Kind;
 use crate::hooks;
 use crate::preflight;
 use crate::stats;
+use crate::topology;
 use maps::SharedVars;
 
 pub use maps::sum_percpu;
 
 /// Why an attachment ended.
 pub enum Ending {
-    /// SIGINT or SIGTERM: the user wants the scheduler gone.
+    /// SIGINT or SIGTERM.
     Signal,
-    /// The kernel or the BPF side ended it without an error (a restart
-    /// request, an unregistration); the exit info says why.
+    /// Ended without an error (a restart request, an unregistration).
     Exited(UserExitInfo),
-    /// The kernel ejected it for an error: a BPF error, a runtime error, a
-    /// stall. The error carries the reason.
+    /// Ejected for an error (a BPF error, a runtime error, a stall).
     Failed(anyhow::Error),
 }
 
 pub struct Scheduler<'obj> {
     skel: BpfSkel<'obj>,
-    /// Variables of the BPF .bss that userspace writes while attached.
     shared: SharedVars<'obj>,
     link: Option<Link>,
     /// The event streams printed live (`--watch-*`, `--log-classes`).
     watch: Vec<Kind>,
-    /// Where the stats go once a second, and how often (in snapshots) the
-    /// `--stats` block is printed.
+    /// Where the stats go once a second; `--stats`.
     publisher: Arc<stats::Publisher>,
     print_stats_every: Option<u64>,
 }
 
 impl<'obj> Scheduler<'obj> {
-    /// Open, configure, load and attach the BPF scheduler.
-    /// Optional hook programs named in `refused` stay off: a load has
-    /// already failed on them. A load that fails on another one returns a
+    /// Open, configure, load and attach the BPF scheduler, with the optional
+    /// hooks in `refused` off. A load that fails on another one returns a
     /// [`hooks::HookLoadFailed`] naming it.
     pub fn attach(
         opts: &Opts,
@@ -73,7 +65,7 @@ impl<'obj> Scheduler<'obj> {
         publisher: Arc<stats::Publisher>,
         refused: &BTreeSet<String>,
     ) -> Result<Self> {
-        let plan = plan::topology_plan(opts)?;
+        let plan = topology::machine_plan(opts.fast_cpus.as_ref().map(|l| l.0.as_slice()))?;
 
         let mut builder = BpfSkelBuilder::default();
         builder.obj_builder.debug(opts.verbose);
@@ -90,10 +82,10 @@ impl<'obj> Scheduler<'obj> {
         rodata.class_window_ns = opts.class_window_ns();
         rodata.chain_window_ns = opts.chain_window_ns();
         rodata.chain_max_depth = opts.chain_max_depth;
-        rodata.input_boost_ns = opts.input_boost_ms * 1_000_000;
-        rodata.game_idle_ns = opts.game_idle_ms * 1_000_000;
+        rodata.input_boost_ns = opts.input_boost_ns();
+        rodata.game_idle_ns = opts.game_idle_ns();
         rodata.starve_ns = opts.starve_ns();
-        rodata.max_wait_ns = opts.max_wait_ms * 1_000_000;
+        rodata.max_wait_ns = opts.max_wait_ns();
         rodata.policy_off = opts.no_policy;
         rodata.prefer_fast = plan.prefer_fast && !opts.no_policy;
         for (cpu, (&fast, &llc)) in plan.fast.iter().zip(&plan.llc).enumerate() {
@@ -118,26 +110,21 @@ impl<'obj> Scheduler<'obj> {
         let targets: Vec<&str> = hook_progs.values().map(String::as_str).collect();
         info!("class hooks on: {}", targets.join(" "));
 
-        let skel =
+        let mut skel =
             hooks::load_with_hooks(&hook_progs, || Ok(scx_ops_load!(skel, gamer_ops, uei)?))?;
         maps::register_game(&skel, opts)?;
         if opts.verifier_stats {
             verifier::print_verifier_stats(&skel)?;
         }
 
-        let mut skel = skel;
         let shared = SharedVars::take(&mut skel)?;
-        let link = match scx_ops_attach!(skel, gamer_ops) {
-            Ok(link) => link,
-            Err(e) => {
-                return Err(
-                    match preflight::taken_meanwhile(Path::new(preflight::SCHED_EXT_SYSFS)) {
-                        Some(refusal) => refusal.into(),
-                        None => e,
-                    },
-                )
-            }
-        };
+        let link =
+            scx_ops_attach!(skel, gamer_ops).map_err(|e| {
+                match preflight::taken_meanwhile(Path::new(preflight::SCHED_EXT_SYSFS)) {
+                    Some(refusal) => refusal.into(),
+                    None => e,
+                }
+            })?;
         info!(
             "scx_gamer attached (slice {} us, lag bound {} us, gaming policy {})",
             opts.slice_us,

@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //
-// Serving one attachment: the event loop on this thread, its consumers on
-// their own (launch detection, stats, the `--watch-*` printer), until a
-// signal arrives or the kernel ends the scheduler; then the stats block of
-// the run's totals and the reason it ended.
+// Serving one attachment: the event loop on this thread, its consumers
+// (launch detection, stats, the `--watch-*` printer) on their own, until a
+// signal or the kernel ends it; then the totals' stats block and why it ended.
 
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
@@ -30,27 +29,22 @@ use crate::launch::LaunchSocket;
 use crate::names::STAT_NAMES;
 use crate::stats;
 
-/// The period of the loop's housekeeping: the clock offset BPF needs, and
-/// the counters.
+/// The period of the loop's housekeeping: the TAI offset, the counters.
 const TICK: Duration = Duration::from_secs(1);
 /// Event loop tokens of the fds besides the ringbufs.
 const SIGNAL_TOKEN: u64 = 0;
 const TICK_TOKEN: u64 = 1;
 const AUDIO_TOKEN: u64 = 2;
 const LAUNCH_TOKEN: u64 = 3;
-/// How many exec and exit events may wait for launch detection.
+/// How many events may wait for each consumer before new ones are dropped
+/// (and counted): the stats thread's is a second of an 8 kHz mouse.
 const DETECT_BACKLOG: usize = 1024;
-/// How many frame and input events may wait for the stats thread: a
-/// second of an 8 kHz mouse.
 const STATS_BACKLOG: usize = 8192;
-/// How many events may wait for the printer of `--watch-*` before new ones
-/// are dropped (and counted).
 const WATCH_BACKLOG: usize = 8192;
 
 /// What the loop serves besides its ringbufs, and where it sends things.
 struct LoopIo<'a> {
     signals: &'a SignalFd,
-    /// The launch socket and the map its marks go to.
     launch: Option<(&'a LaunchSocket, &'a MapHandle)>,
     tick: &'a TimerFd,
     inotify: &'a Sender<()>,
@@ -72,24 +66,20 @@ impl<'obj> Scheduler<'obj> {
         let rings: Vec<(Kind, &dyn MapCore)> =
             maps.iter().map(|(k, m)| (*k, m as &dyn MapCore)).collect();
 
-        let mut printer = None;
         let mut consumers = Vec::new();
-        if !self.watch.is_empty() {
+        let printer = (!self.watch.is_empty()).then(|| {
             let (c, rx) = event_loop::consumer("watch", &self.watch, WATCH_BACKLOG);
             consumers.push(c);
-            printer = Some(std::thread::spawn(move || print_events(rx)));
-        }
+            std::thread::spawn(move || print_events(rx))
+        });
         let (c, detect_rx) = event_loop::consumer("detect", &[Kind::Proc], DETECT_BACKLOG);
         consumers.push(c);
-        let (c, stats_rx) = event_loop::consumer(
-            "stats",
-            &[Kind::Frame, Kind::Input, Kind::Migrate],
-            STATS_BACKLOG,
-        );
+        let stats_kinds = [Kind::Frame, Kind::Input, Kind::Migrate];
+        let (c, stats_rx) = event_loop::consumer("stats", &stats_kinds, STATS_BACKLOG);
         consumers.push(c);
         let (ticks_tx, ticks_rx) = crossbeam_channel::bounded(2);
         let mut events = EventLoop::new(&rings, consumers)?;
-        events.add_fd(signals.as_fd(), SIGNAL_TOKEN)?;
+        events.add_fd(signals.as_fd(), SIGNAL_TOKEN, false)?;
         let tick = TimerFd::new(
             ClockId::CLOCK_MONOTONIC,
             TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
@@ -110,10 +100,10 @@ impl<'obj> Scheduler<'obj> {
             Path::new(detect::seat::SEATS_DIR),
         );
         if let Some(audio) = worker.audio_watch() {
-            events.add_fd_edge(audio.fd(), AUDIO_TOKEN)?;
+            events.add_fd(audio.fd(), AUDIO_TOKEN, true)?;
         }
         if let Some(launch) = launch {
-            events.add_fd(launch.fd(), LAUNCH_TOKEN)?;
+            events.add_fd(launch.fd(), LAUNCH_TOKEN, false)?;
         }
         let game_tgids =
             MapHandle::try_from(&self.skel.maps.game_tgids).context("opening map game_tgids")?;
@@ -138,15 +128,11 @@ impl<'obj> Scheduler<'obj> {
             // The stats thread publishes the final totals before it sees
             // the channels close, and ends once it has handled them.
             let _ = ticks_tx.send(self.stats_snapshot(&events, &detected));
-            drop(events);
-            drop(inotify_tx);
-            drop(ticks_tx);
+            drop((events, inotify_tx, ticks_tx));
             signal
         })?;
-        info!(
-            "{}",
-            stats::format_block(&self.publisher.latest(), stats::Figures::Totals)
-        );
+        let totals = stats::format_block(&self.publisher.latest(), stats::Figures::Totals);
+        info!("{totals}");
         if let Some(p) = printer {
             let _ = p.join();
         }
@@ -168,19 +154,9 @@ impl<'obj> Scheduler<'obj> {
 
     /// The loop itself, until a signal or the kernel ends the scheduler.
     fn serve(&self, events: &mut EventLoop, io: &LoopIo<'_>) -> Result<Option<Signal>> {
-        loop {
-            if uei_exited!(&self.skel, uei) {
-                return Ok(None);
-            }
-            let mut ready = [0u64; 4];
-            let n = {
-                let tokens = events.wait()?;
-                let n = tokens.len().min(ready.len());
-                ready[..n].copy_from_slice(&tokens[..n]);
-                n
-            };
-            for token in &ready[..n] {
-                match *token {
+        while !uei_exited!(&self.skel, uei) {
+            for token in events.wait()? {
+                match token {
                     SIGNAL_TOKEN => {
                         events.count_syscall();
                         if let Some(info) = io.signals.read_signal().context("reading signalfd")? {
@@ -192,8 +168,7 @@ impl<'obj> Scheduler<'obj> {
                     }
                     TICK_TOKEN => {
                         events.count_syscall();
-                        let mut buf = [0u8; 8];
-                        let _ = nix::unistd::read(io.tick, &mut buf);
+                        let _ = nix::unistd::read(io.tick, &mut [0u8; 8]);
                         self.shared.update_tai_offset();
                         // A stats thread still busy with the previous
                         // snapshot skips this one.
@@ -215,27 +190,23 @@ impl<'obj> Scheduler<'obj> {
                 }
             }
         }
+        Ok(None)
     }
 
     /// The totals of a stats snapshot, read now. Counters that cannot be
     /// read are left out, and said so.
     fn stats_snapshot(&self, events: &EventLoop, detected: &Mutex<Detected>) -> stats::Metrics {
-        let counters = read_counters(&self.skel)
+        let c = read_counters(&self.skel)
             .map_err(|e| log::warn!("BPF counters unavailable: {e:#}"))
-            .ok();
-        let dispatch: Vec<(&'static str, u64)> = counters
-            .as_ref()
-            .map(|c| STAT_NAMES.iter().copied().zip(c.dispatch.clone()).collect())
             .unwrap_or_default();
-        let detected = detected.lock().map(|d| d.clone()).unwrap_or_default();
-        let none = Vec::new();
+        let dispatch: Vec<_> = STAT_NAMES.iter().copied().zip(c.dispatch).collect();
         stats::feed::snapshot(&stats::feed::Totals {
-            classes: counters.as_ref().map_or(&[][..], |c| &c.classes),
+            classes: &c.classes,
             dispatch: &dispatch,
-            ring_drops: counters.as_ref().map_or(&none, |c| &c.ring_drops),
-            input_ring_drops: counters.as_ref().map_or(&none, |c| &c.input_ring_drops),
+            ring_drops: &c.ring_drops,
+            input_ring_drops: &c.input_ring_drops,
             events: &events.counts(),
-            detected: &detected,
+            detected: &detected.lock().map(|d| d.clone()).unwrap_or_default(),
         })
     }
 

@@ -2,10 +2,12 @@
 //
 // `--verifier-stats`: what the kernel's verifier did with each program.
 
+use std::collections::HashMap;
 use std::os::fd::AsFd;
 
-use anyhow::Result;
-use libbpf_rs::libbpf_sys;
+use anyhow::{Context, Result};
+use libbpf_rs::query::ProgInfoIter;
+use libbpf_rs::Program;
 
 use crate::bpf_skel::BpfSkel;
 
@@ -14,37 +16,19 @@ use crate::bpf_skel::BpfSkel;
 /// verify, and that the kernel caps.
 pub fn print_verifier_stats(skel: &BpfSkel<'_>) -> Result<()> {
     use libbpf_rs::skel::Skel;
+    let verified: HashMap<u32, u32> = ProgInfoIter::default()
+        .map(|p| (p.id, p.verified_insns))
+        .collect();
     let mut total = 0u64;
-    for prog in skel.object().progs() {
-        // Optional hooks this kernel cannot take were never loaded.
-        if !prog.autoload() {
-            continue;
-        }
-        let mut info = libbpf_sys::bpf_prog_info::default();
-        let mut len = std::mem::size_of_val(&info) as u32;
-        let fd = std::os::fd::AsRawFd::as_raw_fd(&prog.as_fd());
-        // SAFETY: `info` is a plain C struct and `len` is its size, which is
-        // what the kernel expects to fill.
-        let ret = unsafe {
-            libbpf_sys::bpf_obj_get_info_by_fd(
-                fd,
-                (&mut info as *mut libbpf_sys::bpf_prog_info).cast(),
-                &mut len,
-            )
-        };
-        if ret != 0 {
-            anyhow::bail!(
-                "reading info of program {}: {}",
-                prog.name().to_string_lossy(),
-                std::io::Error::last_os_error()
-            );
-        }
-        total += u64::from(info.verified_insns);
-        println!(
-            "verifier: {:<24} {:>8} insns processed",
-            prog.name().to_string_lossy(),
-            info.verified_insns
-        );
+    // Optional hooks this kernel cannot take were never loaded.
+    for prog in skel.object().progs().filter(|p| p.autoload()) {
+        let name = prog.name().to_string_lossy();
+        let insns = Program::id_from_fd(prog.as_fd())
+            .ok()
+            .and_then(|id| verified.get(&id).copied())
+            .with_context(|| format!("reading info of program {name}"))?;
+        total += u64::from(insns);
+        println!("verifier: {name:<24} {insns:>8} insns processed");
     }
     println!("verifier: {:<24} {:>8} insns processed", "total", total);
     Ok(())
