@@ -108,6 +108,9 @@ pub struct AudioWatch {
     run_user: PathBuf,
     root: WatchDescriptor,
     users: BTreeMap<u32, UserDir>,
+    /// Runtime dirs not (yet) their user's (logind makes the directory
+    /// before it mounts the user's tmpfs on it), or of users not eligible.
+    waiting: BTreeSet<u32>,
     sockets: BTreeMap<PathBuf, Socket>,
     eligible: Eligible,
     /// What changed since the last public call returned.
@@ -135,6 +138,7 @@ impl AudioWatch {
             run_user: run_user.to_path_buf(),
             root,
             users: BTreeMap::new(),
+            waiting: BTreeSet::new(),
             sockets: BTreeMap::new(),
             eligible: Eligible::Sessions,
             changes: Vec::new(),
@@ -176,22 +180,11 @@ impl AudioWatch {
             let mut any = false;
             for event in events {
                 any = true;
-                // A watch went with its directory (deleted or unmounted).
-                if !event.mask.contains(EventMask::IGNORED) {
-                    continue;
-                }
-                if event.wd == self.root {
+                // Watches of user dirs that go need nothing here: the sync
+                // finds such a dir gone or another (unmounted, replaced).
+                if event.wd == self.root && event.mask.contains(EventMask::IGNORED) {
                     let dir = self.run_user.display();
                     warn!("{dir} is gone: no new audio servers will be seen");
-                }
-                let lost = self.users.iter().find(|(_, u)| u.wd == event.wd);
-                if let Some(uid) = lost.map(|(uid, _)| *uid) {
-                    self.drop_user(uid);
-                }
-                for u in self.users.values_mut() {
-                    if u.pulse.as_ref().is_some_and(|(wd, _)| *wd == event.wd) {
-                        u.pulse = None;
-                    }
                 }
             }
             if !any {
@@ -207,7 +200,11 @@ impl AudioWatch {
     /// bound but not listening, in case the listen hook is off. Costs
     /// stat() and connect(), never a /proc read.
     pub fn on_tick(&mut self) -> Vec<AudioChange> {
-        self.sync();
+        let moved = |(uid, u): (&u32, &UserDir)| dir_id(&self.user_dir(*uid)) != Some(u.id);
+        let allowed = |uid: &u32| self.eligible.allows(&self.run_user, *uid);
+        if self.users.iter().any(moved) || self.waiting.iter().any(allowed) {
+            self.sync();
+        }
         self.on_listen()
     }
 
@@ -280,7 +277,7 @@ impl AudioWatch {
     /// Bring the watches and the sockets in line with the runtime dirs
     /// there are and with who is eligible.
     fn sync(&mut self) {
-        let present: BTreeSet<u32> = fs::read_dir(&self.run_user)
+        let mut present: BTreeSet<u32> = fs::read_dir(&self.run_user)
             .map(|dir| {
                 dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
                     .collect()
@@ -299,11 +296,13 @@ impl AudioWatch {
         for uid in stale {
             self.drop_user(uid);
         }
-        for uid in present {
+        for &uid in &present {
             if !self.users.contains_key(&uid) && self.eligible.allows(&self.run_user, uid) {
                 self.add_user(uid);
             }
         }
+        present.retain(|uid| !self.users.contains_key(uid));
+        self.waiting = present;
         for uid in self.users.keys().copied().collect::<Vec<_>>() {
             self.sync_user(uid);
         }
@@ -316,17 +315,12 @@ impl AudioWatch {
         };
         // Watch first, then look (sync_user): whatever appears in between
         // is seen twice, never missed.
-        match self.inotify.watches().add(&dir, DIR_EVENTS) {
-            Ok(wd) => self.users.insert(
-                uid,
-                UserDir {
-                    wd,
-                    id,
-                    pulse: None,
-                },
-            ),
+        let wd = match self.inotify.watches().add(&dir, DIR_EVENTS) {
+            Ok(wd) => wd,
             Err(e) => return warn!("watching {}: {e}", dir.display()),
         };
+        let pulse = None;
+        self.users.insert(uid, UserDir { wd, id, pulse });
         debug!("watching {} for audio sockets", dir.display());
     }
 
@@ -334,10 +328,8 @@ impl AudioWatch {
         let Some(user) = self.users.remove(&uid) else {
             return;
         };
-        for wd in [Some(user.wd), user.pulse.map(|(wd, _)| wd)]
-            .into_iter()
-            .flatten()
-        {
+        let wds = [Some(user.wd), user.pulse.map(|(wd, _)| wd)];
+        for wd in wds.into_iter().flatten() {
             // The kernel has already dropped the watch of a directory that
             // is gone; that is not an error here.
             let _ = self.inotify.watches().remove(wd);
@@ -396,15 +388,12 @@ impl AudioWatch {
     }
 
     fn remove_socket(&mut self, path: &Path) {
-        if let Some(Socket {
-            state: State::Served { tgid, .. },
-            ..
-        }) = self.sockets.remove(path)
-        {
-            let serves = |s: &Socket| matches!(s.state, State::Served { tgid: t, .. } if t == tgid);
-            if !self.sockets.values().any(serves) {
-                self.changes.push(AudioChange::Gone { tgid });
-            }
+        let Some(State::Served { tgid, .. }) = self.sockets.remove(path).map(|s| s.state) else {
+            return;
+        };
+        let serves = |s: &Socket| matches!(s.state, State::Served { tgid: t, .. } if t == tgid);
+        if !self.sockets.values().any(serves) {
+            self.changes.push(AudioChange::Gone { tgid });
         }
     }
 
