@@ -64,11 +64,9 @@ fn monotonic_ns() -> u64 {
 }
 
 impl<'a> Worker<'a> {
-    /// Detection over `proc_root`, `run_user` and `seats` (normally
-    /// /proc, /run/user and /run/systemd/seats). The audio watch is created
-    /// here so that its fd can go into the event loop's epoll set before
-    /// the thread starts; without /run/user there is no audio detection,
-    /// said once.
+    /// Detection over `proc_root`, `run_user` and `seats` (normally /proc,
+    /// /run/user and /run/systemd/seats). The audio watch is made here, for
+    /// its fd to join the event loop's epoll set before the thread starts.
     pub fn new(maps: ProcMaps<'a>, proc_root: PathBuf, run_user: PathBuf, seats: &Path) -> Self {
         let (eligible, seat) = seat::follow(seats, &run_user);
         let audio = AudioWatch::new(&run_user)
@@ -297,21 +295,13 @@ impl<'a> Worker<'a> {
         let old = map.lookup(&key, MapFlags::ANY)?;
         let old = old.and_then(|v| read::<intf::gamer_proc_entry>(&v));
         let mut entry = old.unwrap_or(intf::gamer_proc_entry { flags: 0, uid: 0 });
-        entry.flags = if on {
-            entry.flags | flag
-        } else {
-            entry.flags & !flag
-        };
+        entry.flags = (entry.flags & !flag) | if on { flag } else { 0 };
         if entry.flags == 0 {
             return delete(map, tgid);
         }
         // EXIST: an entry BPF removed meanwhile (the process exited) is not
         // brought back; NO_EXIST: nor is one BPF made meanwhile overwritten.
-        let flags = if old.is_some() {
-            MapFlags::EXIST
-        } else {
-            MapFlags::NO_EXIST
-        };
+        let flags = old.map_or(MapFlags::NO_EXIST, |_| MapFlags::EXIST);
         match map.update(&key, bytes_of(&entry), flags) {
             Err(e) if !(old.is_some() && e.kind() == libbpf_rs::ErrorKind::NotFound) => {
                 Err(e.into())
