@@ -1,29 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //
-// `scx_gamer run -- COMMAND`: the launch wrapper a gamer puts in Steam's
-// launch options (`scx_gamer run -- %command%`), and the socket the running
-// scheduler answers it on.
+// `scx_gamer run -- COMMAND` (in Steam's launch options: `scx_gamer run --
+// %command%`), and the socket the running scheduler answers it on. The
+// wrapper connects, waits for the answer, then execs COMMAND in its own
+// place; the scheduler marks the connecting process as the game (the
+// `--game-pid` class) before answering, so the game and everything it starts
+// are the game from their first instruction, even a native game launch
+// detection would not recognise.
 //
-// The wrapper connects, waits for the answer, then execs COMMAND in its own
-// place. The scheduler marks the process that connected as the game before
-// it answers, so the game, which is that same process after the exec, and
-// everything it starts (the BPF side passes the game class on at fork) are
-// the game from their first instruction: a native game that launch
-// detection would not recognise is found at once.
-//
-// The connection is the whole request: nothing is read from it, so a client
-// cannot name another process, and one that connects and says nothing
-// costs the event loop nothing. The process marked is the one the kernel
-// names as the peer (SO_PEERCRED), and only if its real uid is still the
-// peer's uid (the pid may have been reused since the connect). The mark is
-// the same game class `--game-pid` gives, under the same rules; it ends
-// when the process exits.
-//
-// Only the users launch detection picks games for may mark one: the user of
-// seat0's active session (src/detect/seat.rs, read from logind's seat file
-// at each connection), or, without logind, any user with a runtime dir of
-// their own. Root may always: it names games with `--game-pid` anyway.
-// Anyone else is told why, and the wrapper starts the game unmarked.
+// Nothing is read from the connection, so a client cannot name another
+// process, and a silent one costs the event loop nothing. The process marked
+// is the peer SO_PEERCRED names, if its real uid is still the peer's (the
+// pid may have been reused). Only the users launch detection picks games for
+// may mark one (src/detect/seat.rs, the seat file read at each connection),
+// and root, which names games with `--game-pid` anyway; anyone else is told
+// why, and the wrapper starts the game unmarked.
 
 use std::ffi::OsString;
 use std::fs;
@@ -39,6 +30,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
 
+use crate::detect::procinfo::read_names;
 use crate::detect::seat::{self, Eligible};
 use crate::detect::RUN_USER;
 
@@ -57,23 +49,17 @@ pub fn run_wrapped(socket: &Path, command: &[OsString]) -> ExitCode {
     }
     let err = Command::new(&command[0]).args(&command[1..]).exec();
     eprintln!("scx_gamer run: cannot start {name}: {err}");
-    // What a shell returns for a command it cannot find or run.
-    ExitCode::from(if err.kind() == ErrorKind::NotFound {
-        127
-    } else {
-        126
-    })
+    // What a shell returns for a command it cannot run (126) or find (127).
+    ExitCode::from(126 + u8::from(err.kind() == ErrorKind::NotFound))
 }
 
 fn ask_to_be_marked(socket: &Path) -> Result<(), String> {
+    let path = socket.display();
     let mut stream = UnixStream::connect(socket).map_err(|e| match e.kind() {
         ErrorKind::NotFound | ErrorKind::ConnectionRefused => {
-            format!(
-                "no scx_gamer scheduler is running ({} is not served)",
-                socket.display()
-            )
+            format!("no scx_gamer scheduler is running ({path} is not served)")
         }
-        _ => format!("cannot reach the scheduler at {}: {e}", socket.display()),
+        _ => format!("cannot reach the scheduler at {path}: {e}"),
     })?;
     stream
         .set_read_timeout(Some(ANSWER_TIMEOUT))
@@ -101,14 +87,11 @@ impl Markers {
     /// Ok when `uid` may mark its own process as the game; the refusal the
     /// wrapper prints otherwise.
     fn check(&self, uid: u32) -> Result<()> {
-        if uid == 0 {
-            return Ok(());
-        }
-        let eligible = match &self.seats {
-            Some(dir) => seat::read_seat(dir),
-            None => Eligible::Sessions,
-        };
-        if eligible.allows(&self.run_user, uid) {
+        let eligible = self
+            .seats
+            .as_deref()
+            .map_or(Eligible::Sessions, seat::read_seat);
+        if uid == 0 || eligible.allows(&self.run_user, uid) {
             return Ok(());
         }
         let why = match eligible {
@@ -187,7 +170,7 @@ impl LaunchSocket {
     /// the game map; its error is the refusal the wrapper is told.
     pub fn serve(&self, proc_root: &Path, mark: &mut dyn FnMut(u32) -> Result<()>) {
         while let Ok((mut stream, _)) = self.listener.accept() {
-            let answer = match answer(&stream, proc_root, &self.markers, mark) {
+            let answer = match self.markers.answer(&stream, proc_root, mark) {
                 Ok(tgid) => {
                     log::info!("game marked by scx_gamer run: tgid {tgid}");
                     "ok\n".to_string()
@@ -210,51 +193,37 @@ impl Drop for LaunchSocket {
     }
 }
 
-fn answer(
-    stream: &UnixStream,
-    proc_root: &Path,
-    markers: &Markers,
-    mark: &mut dyn FnMut(u32) -> Result<()>,
-) -> Result<u32> {
-    let cred = getsockopt(stream, PeerCredentials).context("reading the caller's credentials")?;
-    let pid = u32::try_from(cred.pid())
-        .ok()
-        .filter(|&p| p > 0)
-        .context("the caller is in another PID namespace")?;
-    let status = fs::read_to_string(proc_root.join(pid.to_string()).join("status"))
-        .with_context(|| format!("process {pid} is gone"))?;
-    let uid = real_uid(&status).with_context(|| format!("process {pid} has no Uid line"))?;
-    anyhow::ensure!(
-        uid == cred.uid(),
-        "process {pid} now belongs to uid {uid}, not to the caller's uid {}",
-        cred.uid()
-    );
-    markers.check(uid)?;
-    mark(pid)?;
-    Ok(pid)
-}
-
-/// The real uid in /proc/<pid>/status: the first field of its `Uid:` line.
-fn real_uid(status: &str) -> Option<u32> {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
+impl Markers {
+    /// Mark the caller on `stream` as the game; the tgid marked.
+    fn answer(
+        &self,
+        stream: &UnixStream,
+        proc: &Path,
+        mark: &mut dyn FnMut(u32) -> Result<()>,
+    ) -> Result<u32> {
+        let cred =
+            getsockopt(stream, PeerCredentials).context("reading the caller's credentials")?;
+        let pid = u32::try_from(cred.pid())
+            .ok()
+            .filter(|&p| p > 0)
+            .context("the caller is in another PID namespace")?;
+        let uid = read_names(proc, pid)
+            .with_context(|| format!("process {pid} is gone"))?
+            .uid;
+        anyhow::ensure!(
+            uid == cred.uid(),
+            "process {pid} now belongs to uid {uid}, not to the caller's uid {}",
+            cred.uid()
+        );
+        self.check(uid)?;
+        mark(pid)?;
+        Ok(pid)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn real_uid_is_the_first_uid_field() {
-        let status = "Name:\tgame\nTgid:\t42\nUid:\t1000\t0\t0\t0\nGid:\t1000\t1000\t1000\t1000\n";
-        assert_eq!(real_uid(status), Some(1000));
-        assert_eq!(real_uid("Name:\tx\n"), None);
-    }
 
     /// A runtime dir in `run_user` owned by a uid other than root's (this
     /// one's, or, as root, one it gives the dir to), and that uid.

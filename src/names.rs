@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //
 // The names userspace gives intf.h's enums, and the fixed places every
-// layer agrees on. It sits next to the generated bpf_intf and imports
-// nothing else of the crate, so the flags, the scheduler, the event loop and
-// the stats all read the one table without importing one another.
+// layer agrees on. It imports nothing else of the crate, so the flags, the
+// scheduler, the event loop and the stats read it without importing one
+// another.
 
 use crate::bpf_intf as intf;
 
@@ -25,41 +25,32 @@ pub enum Kind {
     Class,
 }
 
-/// A stream's name in stats, logs and `--watch-events`, its ringbuf map in
-/// events.bpf.c (a prefix for the input rings), and its `enum gamer_ring`
-/// slot in ring_drops.
-struct StreamInfo {
-    name: &'static str,
-    map: &'static str,
-    ring: u32,
-}
-
-const fn info(kind: Kind) -> StreamInfo {
-    let (name, map, ring) = match kind {
-        Kind::Input => ("input", "input_ring_", intf::gamer_ring_GAMER_RING_INPUT),
-        Kind::Frame => ("frame", "frame_events", intf::gamer_ring_GAMER_RING_FRAME),
-        Kind::GpuSubmit => (
-            "gpu-submit",
-            "gpu_events",
-            intf::gamer_ring_GAMER_RING_GPU_SUBMIT,
-        ),
-        Kind::RunqWait => (
-            "runq-wait",
-            "runq_wait_events",
-            intf::gamer_ring_GAMER_RING_RUNQ_WAIT,
-        ),
-        // Exec, exit and listen records share the stream launch detection
-        // reads; it is named for the record that matters most.
-        Kind::Proc => ("exec", "proc_events", intf::gamer_ring_GAMER_RING_PROC),
-        Kind::Migrate => (
-            "migrate",
-            "migrate_events",
-            intf::gamer_ring_GAMER_RING_MIGRATE,
-        ),
-        Kind::Class => ("class", "class_events", intf::gamer_ring_GAMER_RING_CLASS),
-    };
-    StreamInfo { name, map, ring }
-}
+/// Each stream's name in stats, logs and `--watch-events`, its ringbuf map
+/// in events.bpf.c (a prefix for the input rings), and its `enum gamer_ring`
+/// slot in ring_drops, in `Kind` order.
+const STREAMS: [(&str, &str, u32); Kind::ALL.len()] = [
+    ("input", "input_ring_", intf::gamer_ring_GAMER_RING_INPUT),
+    ("frame", "frame_events", intf::gamer_ring_GAMER_RING_FRAME),
+    (
+        "gpu-submit",
+        "gpu_events",
+        intf::gamer_ring_GAMER_RING_GPU_SUBMIT,
+    ),
+    (
+        "runq-wait",
+        "runq_wait_events",
+        intf::gamer_ring_GAMER_RING_RUNQ_WAIT,
+    ),
+    // Exec, exit and listen records share the stream launch detection
+    // reads; it is named for the record that matters most.
+    ("exec", "proc_events", intf::gamer_ring_GAMER_RING_PROC),
+    (
+        "migrate",
+        "migrate_events",
+        intf::gamer_ring_GAMER_RING_MIGRATE,
+    ),
+    ("class", "class_events", intf::gamer_ring_GAMER_RING_CLASS),
+];
 
 impl Kind {
     pub const ALL: [Kind; 7] = [
@@ -73,12 +64,12 @@ impl Kind {
     ];
 
     pub const fn name(self) -> &'static str {
-        info(self).name
+        STREAMS[self as usize].0
     }
 
     /// Where the BPF side counts this stream's drops (`enum gamer_ring`).
     pub const fn ring(self) -> u32 {
-        info(self).ring
+        STREAMS[self as usize].2
     }
 
     /// A bit for masks of kinds.
@@ -93,12 +84,14 @@ impl Kind {
     /// The stream a map of the BPF object carries, from its name; `None`
     /// for maps that are no event ringbuf.
     pub fn of_map(map_name: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| match k {
-            Kind::Input => map_name
-                .strip_prefix(info(*k).map)
-                .is_some_and(|n| n.parse::<u32>().is_ok()),
-            _ => map_name == info(*k).map,
-        })
+        Kind::ALL
+            .into_iter()
+            .find(|k| match (k, STREAMS[*k as usize].1) {
+                (Kind::Input, prefix) => map_name
+                    .strip_prefix(prefix)
+                    .is_some_and(|n| n.parse::<u32>().is_ok()),
+                (_, map) => map_name == map,
+            })
     }
 }
 
@@ -119,7 +112,7 @@ pub const RING_NAMES: [&str; Kind::ALL.len()] = {
     let mut names = [""; Kind::ALL.len()];
     let mut i = 0;
     while i < names.len() {
-        names[i] = Kind::ALL[i].name();
+        names[i] = STREAMS[i].0;
         i += 1;
     }
     names

@@ -1,14 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //
 // The game detector: which processes are games, and below which processes
-// execs must be reported so that a game started there is seen. It reads
-// only the proc root (and the runtime dirs, for the ownership rule); the
-// event loop feeds it the exec and exit events BPF reports and carries its
-// answers to the BPF maps.
-//
-// A game's children and threads inherit its status in BPF on fork, so a
-// descendant of a game is never reported as a game of its own, and its exit
-// changes nothing here.
+// execs must be reported so that a game started there is seen, from the
+// exec and exit events BPF reports and the proc root. A game's children
+// inherit its status in BPF on fork, so a descendant of a game is never a
+// game of its own, and its exit changes nothing here.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -53,14 +49,13 @@ pub struct GameDetector {
     run_user: PathBuf,
     candidates: BTreeMap<u32, Candidate>,
     games: BTreeMap<u32, Game>,
-    /// pid -> uid
+    /// The watched pids, and their uids.
     watched: BTreeMap<u32, u32>,
     eligible: Eligible,
 }
 
 impl GameDetector {
-    /// `proc_root` is normally /proc and `run_user` /run/user; `eligible`
-    /// says whose processes may be picked.
+    /// Over `proc_root` (normally /proc) and `run_user` (/run/user).
     pub fn new(proc_root: PathBuf, run_user: PathBuf, eligible: Eligible) -> Self {
         Self {
             proc_root,
@@ -98,10 +93,9 @@ impl GameDetector {
     /// launchers running now, every live process below a launcher is
     /// watched: it was forked before BPF could pass the watch down to it.
     pub fn startup_scan(&mut self) -> Vec<GameChange> {
-        let procs: HashMap<u32, ProcInfo> = list_pids(&self.proc_root)
-            .into_iter()
-            .filter_map(|pid| read_process(&self.proc_root, pid))
-            .map(|p| (p.pid, p))
+        let pids = list_pids(&self.proc_root).into_iter();
+        let procs: HashMap<u32, ProcInfo> = pids
+            .filter_map(|pid| Some((pid, read_process(&self.proc_root, pid)?)))
             .collect();
         let mut ordered: Vec<(&ProcInfo, Vec<ProcInfo>)> = procs
             .values()
@@ -110,11 +104,8 @@ impl GameDetector {
         // Parents before children, so a game is known before its children
         // are looked at.
         ordered.sort_by_key(|(p, chain)| (chain.len(), p.pid));
-        let mut changes = Vec::new();
-        for (p, chain) in ordered {
-            changes.extend(self.consider(p, &chain, true));
-        }
-        changes
+        let consider = |(p, chain): (&ProcInfo, Vec<ProcInfo>)| self.consider(p, &chain, true);
+        ordered.into_iter().flat_map(consider).collect()
     }
 
     /// BPF saw `pid` exec a candidate image, or exec below a watched process.
@@ -151,52 +142,44 @@ impl GameDetector {
     }
 
     fn consider(&mut self, p: &ProcInfo, chain: &[ProcInfo], startup: bool) -> Vec<GameChange> {
-        let mut changes = Vec::new();
-        if self.games.contains_key(&p.pid) || chain.iter().any(|a| self.games.contains_key(&a.pid))
+        let (pid, uid) = (p.pid, p.uid);
+        if std::iter::once(p)
+            .chain(chain)
+            .any(|a| self.games.contains_key(&a.pid))
         {
-            return changes;
+            return Vec::new();
         }
         let s = score::score(p, chain);
-        let owned = self.eligible.allows(&self.run_user, p.uid);
+        let owned = self.eligible.allows(&self.run_user, uid);
         let decided = score::is_game(&s, owned);
-        let name = score::windows_image(p).unwrap_or(&p.comm).to_string();
+        let comm = score::windows_image(p).unwrap_or(&p.comm).to_string();
+        let mut changes = Vec::new();
 
         // Below a watched process BPF already reports execs (the watch is
         // passed down on fork), except at start, for processes forked
         // before we were there.
         let under_watch = chain.iter().any(|a| self.watched.contains_key(&a.pid));
         let role = score::role(p);
-        let launcher = role.watch();
-        let watch = owned
-            && !decided
-            && !self.watched.contains_key(&p.pid)
-            && if startup {
-                launcher || under_watch
-            } else {
-                launcher && !under_watch
-            };
-        if watch {
-            self.watched.insert(p.pid, p.uid);
-            changes.push(GameChange::Watch { tgid: p.pid });
+        let watch = (role.watch() && !under_watch) || (startup && under_watch);
+        if owned && !decided && watch && self.watched.insert(pid, uid).is_none() {
+            changes.push(GameChange::Watch { tgid: pid });
         }
-
         if decided {
-            self.games.insert(
-                p.pid,
-                Game {
-                    tgid: p.pid,
-                    uid: p.uid,
-                    comm: name.clone(),
-                    score: s.total,
-                },
-            );
+            let (tgid, score) = (pid, s.total);
+            let game = Game {
+                tgid,
+                uid,
+                comm: comm.clone(),
+                score,
+            };
+            self.games.insert(pid, game);
             changes.push(GameChange::Added {
-                tgid: p.pid,
-                comm: name.clone(),
-                score: s.total,
+                tgid,
+                comm: comm.clone(),
+                score,
             });
-            if self.watched.remove(&p.pid).is_some() {
-                changes.push(GameChange::Unwatch { tgid: p.pid });
+            if self.watched.remove(&pid).is_some() {
+                changes.push(GameChange::Unwatch { tgid });
             }
         }
 
@@ -208,23 +191,22 @@ impl GameDetector {
             Role::SteamClient | Role::Launcher | Role::Wrapper | Role::WineInfrastructure
         );
         if !evidence && !launch_part {
-            self.candidates.remove(&p.pid);
-        } else {
-            let mut reasons = s.reasons;
-            if !owned && s.total >= GAME_THRESHOLD {
-                reasons.push(self.eligible.refusal());
-            }
-            self.candidates.insert(
-                p.pid,
-                Candidate {
-                    pid: p.pid,
-                    comm: name,
-                    score: s.total,
-                    reasons,
-                    decided,
-                },
-            );
+            self.candidates.remove(&pid);
+            return changes;
         }
+        let mut reasons = s.reasons;
+        if !owned && s.total >= GAME_THRESHOLD {
+            reasons.push(self.eligible.refusal());
+        }
+        let (score, decided) = (s.total, decided);
+        let candidate = Candidate {
+            pid,
+            comm,
+            score,
+            reasons,
+            decided,
+        };
+        self.candidates.insert(pid, candidate);
         changes
     }
 }

@@ -1,23 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //
 // Finding the game and the audio servers from userspace, without polling:
-// - procinfo: the one /proc reader: a process, its parents, every process;
-// - named: the game the command line names (--game-pid, --game-comm);
-// - score: the pure rules that tell a game from its launchers, wrappers and
-//   everything else;
-// - game: the stateful detector the event loop feeds with exec and exit
-//   events from BPF;
-// - audio: inotify on the users' runtime dirs; audio_sockets: who serves
-//   each socket found there;
-// - activation: who serves a socket, socket-activated ones included;
-// - seat: whose processes count (logind's active seat0 user);
-// - worker: the thread that applies all of the above to the BPF maps.
-//
-// docs/detection.md explains the rules.
+// procinfo reads /proc, named is the game the flags name, score the pure
+// game rules, game the detector fed with BPF's exec and exit events, audio
+// (with activation) the audio servers, seat whose processes count, worker
+// the thread that writes the BPF maps. docs/detection.md explains the rules.
 
 pub mod activation;
 pub mod audio;
-mod audio_sockets;
 pub mod game;
 pub mod named;
 pub mod procinfo;
@@ -32,20 +22,17 @@ use std::path::Path;
 /// Where systemd-logind makes each logged-in user's runtime dir.
 pub const RUN_USER: &str = "/run/user";
 
-/// The ownership rule: `uid` belongs to a logged-in user when
-/// `<run_user>/<uid>` is a directory owned by `uid`. Only such users'
-/// processes can be picked as games or audio servers (and, with logind, only
-/// the seat's active user: `seat::Eligible`), so a system account (or
-/// anything without a session) gains nothing by renaming itself or faking
-/// environment keys.
+/// The ownership rule: `uid` is a logged-in user when `<run_user>/<uid>` is
+/// a directory owned by `uid`. Only such users' processes are picked (with
+/// logind, only the seat's: `seat::Eligible`), so a system account gains
+/// nothing by renaming itself or faking environment keys.
 pub fn in_user_session(run_user: &Path, uid: u32) -> bool {
     std::fs::symlink_metadata(run_user.join(uid.to_string()))
         .is_ok_and(|m| m.is_dir() && m.uid() == uid)
 }
 
-/// One scan of `proc_root`: every process that any rule speaks about, with
-/// its score, the reasons, and whether it would be picked as a game. Best
-/// first. This is what `--list-game-candidates` prints.
+/// `--list-game-candidates`: one scan of `proc_root`, every process a rule
+/// speaks about with its score, reasons and decision, best first.
 pub fn write_game_candidates(
     proc_root: &Path,
     run_user: &Path,
@@ -53,10 +40,9 @@ pub fn write_game_candidates(
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let whose = eligible.describe();
-    let mut detector =
-        game::GameDetector::new(proc_root.to_path_buf(), run_user.to_path_buf(), eligible);
-    detector.startup_scan();
-    let mut candidates = detector.candidates();
+    let mut d = game::GameDetector::new(proc_root.into(), run_user.into(), eligible);
+    d.startup_scan();
+    let mut candidates = d.candidates();
     candidates.sort_by(|a, b| b.score.cmp(&a.score).then(a.pid.cmp(&b.pid)));
     writeln!(
         out,

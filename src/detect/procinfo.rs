@@ -1,38 +1,29 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //
-// One process as a proc root shows it: what the game rules need and nothing
-// more. The root is a path so tests can point it at fixtures. A process can
-// exit while it is read, and kernel threads have no command line, environment
-// or executable: every missing or unreadable file is an absent value, never
-// an error.
+// The one /proc reader: of a process, what the game rules need and nothing
+// more, under a root given as a path so tests can point it at fixtures. A
+// process can exit while it is read, and kernel threads have no command line,
+// environment or executable: a missing file is an absent value, not an error.
 
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// The environment keys the rules read. Each is set by a launcher on the
-/// processes it starts (docs/detection.md says which and where from); the
-/// rest of the environment is not kept.
+/// The environment keys the rules read, each set by a launcher on what it
+/// starts (docs/detection.md says which): Steam's and umu's (the first
+/// four), a Wine prefix, Lutris's per-launch UUID, Heroic's, umu's game id
+/// (`umu-<id>`) and Bottles' bottle path. The rest is not kept.
 pub const ENV_KEYS: &[&str] = &[
-    // Steam, on every game it starts (native or Proton), and umu, which
-    // Lutris, Heroic and Bottles run Windows games through.
     "SteamAppId",
     "SteamGameId",
-    // Steam's compatibility tools (Proton); Heroic and umu set them too.
     "STEAM_COMPAT_APP_ID",
     "STEAM_COMPAT_DATA_PATH",
-    // Any Wine launch with its own prefix.
     "WINEPREFIX",
-    // Lutris: a fresh UUID per launch, which Lutris itself reads back from
-    // the game's environment to find its processes.
     "LUTRIS_GAME_UUID",
-    // Heroic: set on the command it runs for a game.
     "HEROIC_APP_NAME",
     "HEROIC_APP_RUNNER",
     "HEROIC_APP_SOURCE",
-    // umu's game id (`umu-<id>`, or `umu-default`); Heroic sets `umu-0`.
     "GAMEID",
-    // Bottles: the bottle's path, on every program it runs.
     "BOTTLE",
 ];
 
@@ -41,11 +32,10 @@ pub const ENV_KEYS: &[&str] = &[
 /// bwrap, adverb, proton, the Wine processes) nested under gamescope.
 pub const MAX_CHAIN: usize = 24;
 
-/// How much of a command line is read: any process can make its own as
-/// long as it likes, and every rule looks at argv[0] or a path near it.
+/// How much of a command line and of an environment is read: any process
+/// can make its own as long as it likes, every rule looks at argv[0] or near
+/// it, and a game's environment from a launcher is a few KiB.
 pub const MAX_CMDLINE: u64 = 4 << 10;
-/// How much of an environment is read. A game's environment from Steam
-/// or a launcher is a few KiB; keys set past this are not seen.
 pub const MAX_ENVIRON: u64 = 64 << 10;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,11 +100,8 @@ pub fn read_names(proc_root: &Path, pid: u32) -> Option<ProcInfo> {
 /// At most `max` bytes of `path`.
 fn read_capped(path: &Path, max: u64) -> Option<Vec<u8>> {
     let mut bytes = Vec::new();
-    fs::File::open(path)
-        .ok()?
-        .take(max)
-        .read_to_end(&mut bytes)
-        .ok()?;
+    let file = fs::File::open(path).ok()?;
+    file.take(max).read_to_end(&mut bytes).ok()?;
     Some(bytes)
 }
 
@@ -122,23 +109,19 @@ fn read_with(proc_root: &Path, pid: u32, with_env: bool) -> Option<ProcInfo> {
     let dir = proc_root.join(pid.to_string());
     let status = fs::read_to_string(dir.join("status")).ok()?;
     let (comm, ppid, uid) = parse_status(&status)?;
-    let args = read_capped(&dir.join("cmdline"), MAX_CMDLINE)
-        .map(|b| split_nul(&b))
-        .unwrap_or_default();
-    let env = with_env
-        .then(|| read_capped(&dir.join("environ"), MAX_ENVIRON))
-        .flatten()
-        .map(|b| parse_environ(&b))
-        .unwrap_or_default();
-    let exe = fs::read_link(dir.join("exe")).ok();
+    let cmdline = read_capped(&dir.join("cmdline"), MAX_CMDLINE);
+    let environ = with_env.then(|| read_capped(&dir.join("environ"), MAX_ENVIRON));
     Some(ProcInfo {
         pid,
         ppid,
         uid,
         comm,
-        args,
-        env,
-        exe,
+        args: cmdline.map(|b| split_nul(&b)).unwrap_or_default(),
+        env: environ
+            .flatten()
+            .map(|b| parse_environ(&b))
+            .unwrap_or_default(),
+        exe: fs::read_link(dir.join("exe")).ok(),
     })
 }
 
@@ -168,10 +151,8 @@ pub fn chain_with(p: &ProcInfo, mut get: impl FnMut(u32) -> Option<ProcInfo>) ->
 
 /// Every pid under `proc_root` now.
 pub fn list_pids(proc_root: &Path) -> Vec<u32> {
-    let Ok(dir) = fs::read_dir(proc_root) else {
-        return Vec::new();
-    };
-    let mut pids: Vec<u32> = dir
+    let entries = fs::read_dir(proc_root).into_iter().flatten();
+    let mut pids: Vec<u32> = entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
         .collect();
     pids.sort_unstable();
@@ -340,6 +321,12 @@ mod tests {
         assert_eq!(name, "weird\nname\\x");
         assert_eq!((ppid, uid), (7, 1000));
         assert_eq!(parse_status("Name:\tx\n"), None);
+    }
+
+    #[test]
+    fn real_uid_is_the_first_uid_field() {
+        let status = "Name:\tgame\nTgid:\t42\nPPid:\t1\nUid:\t1000\t0\t0\t0\n";
+        assert_eq!(parse_status(status).map(|s| s.2), Some(1000));
     }
 
     #[test]

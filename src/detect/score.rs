@@ -35,18 +35,17 @@ impl Score {
 pub enum Role {
     /// Steam itself: the client and its web helper.
     SteamClient,
-    /// A launcher's own process: Lutris, Heroic, Bottles.
+    /// Lutris, Heroic, Bottles.
     Launcher,
-    /// A process that starts the game and waits on it: Steam's reaper and
-    /// launch wrapper, the Steam Linux Runtime, Proton, umu, gamescope, the
-    /// store clients Heroic runs, lutris-wrapper.
+    /// What starts the game and waits on it: Steam's reaper, its runtime,
+    /// Proton, umu, gamescope, the store clients Heroic runs.
     Wrapper,
-    /// Wine's own processes: wineserver and the Windows services.
+    /// wineserver and the Windows services.
     WineInfrastructure,
     Compiler,
     Browser,
-    /// A shell: when it runs a game's start script, the game is the program
-    /// the script starts.
+    /// When it runs a game's start script, the game is what the script
+    /// starts.
     Shell,
     /// Anything else: the rules decide.
     Other,
@@ -58,21 +57,22 @@ impl Role {
     pub fn watch(self) -> bool {
         matches!(self, Role::Launcher | Role::Wrapper)
     }
-
-    /// Why a process of this role is never the game, if it never is.
-    fn exclusion(self) -> Option<&'static str> {
-        match self {
-            Role::SteamClient => Some("Steam client"),
-            Role::Launcher => Some("game launcher"),
-            Role::Wrapper => Some("launch wrapper"),
-            Role::WineInfrastructure => Some("Wine infrastructure"),
-            Role::Compiler => Some("compiler"),
-            Role::Browser => Some("web browser"),
-            Role::Shell => Some("shell"),
-            Role::Other => None,
-        }
-    }
 }
+
+/// The roles by name, first match first, with why each is never the game.
+const ROLES: [(&[&str], Role, &str); 7] = [
+    (
+        WINE_INFRASTRUCTURE,
+        Role::WineInfrastructure,
+        "Wine infrastructure",
+    ),
+    (STEAM_CLIENT, Role::SteamClient, "Steam client"),
+    (LAUNCHERS, Role::Launcher, "game launcher"),
+    (WRAPPERS, Role::Wrapper, "launch wrapper"),
+    (COMPILERS, Role::Compiler, "compiler"),
+    (BROWSERS, Role::Browser, "web browser"),
+    (SHELLS, Role::Shell, "shell"),
+];
 
 const STEAM_CLIENT: &[&str] = &["steam", "steam.sh", "steamwebhelper"];
 
@@ -187,7 +187,7 @@ fn is_interpreter(name: &str) -> bool {
     INTERPRETERS.contains(&name)
 }
 
-/// Whether `name` is one of `list`, allowing for the kernel cutting comm to
+/// Whether a name is one of `list`, allowing for the kernel cutting comm to
 /// 15 bytes. Windows names compare without case, as Windows does.
 fn named(names: &[&str], list: &[&str]) -> bool {
     names.iter().any(|n| {
@@ -198,22 +198,15 @@ fn named(names: &[&str], list: &[&str]) -> bool {
     })
 }
 
-/// The part `p` plays, from its names.
-pub fn role(p: &ProcInfo) -> Role {
+/// The part `p` plays, and why that is never the game, from its names.
+fn role_of(p: &ProcInfo) -> Option<(Role, &'static str)> {
     let names = names(p);
-    let table: [(&[&str], Role); 7] = [
-        (WINE_INFRASTRUCTURE, Role::WineInfrastructure),
-        (STEAM_CLIENT, Role::SteamClient),
-        (LAUNCHERS, Role::Launcher),
-        (WRAPPERS, Role::Wrapper),
-        (COMPILERS, Role::Compiler),
-        (BROWSERS, Role::Browser),
-        (SHELLS, Role::Shell),
-    ];
-    table
-        .iter()
-        .find(|(list, _)| named(&names, list))
-        .map_or(Role::Other, |(_, role)| *role)
+    let role = ROLES.iter().find(|(list, ..)| named(&names, list));
+    role.map(|(_, role, why)| (*role, *why))
+}
+
+pub fn role(p: &ProcInfo) -> Role {
+    role_of(p).map_or(Role::Other, |(role, _)| role)
 }
 
 fn runs_wine_loader(p: &ProcInfo) -> bool {
@@ -238,16 +231,17 @@ pub fn windows_image(p: &ProcInfo) -> Option<&str> {
 /// Whether the executable sits in a game's folder of a Steam library
 /// (`.../steamapps/common/<game>/...`), not in one of Steam's tools there.
 fn in_steam_library(p: &ProcInfo) -> bool {
-    let Some(exe) = p.exe.as_deref().and_then(|e| e.to_str()) else {
-        return false;
-    };
-    let Some((_, rest)) = exe.split_once("/steamapps/common/") else {
-        return false;
-    };
-    let Some((dir, file)) = rest.split_once('/') else {
-        return false;
-    };
-    !file.is_empty() && !STEAM_TOOL_DIRS.iter().any(|t| dir.starts_with(t))
+    let exe = p
+        .exe
+        .as_deref()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default();
+    let in_dir = exe
+        .split_once("/steamapps/common/")
+        .and_then(|(_, r)| r.split_once('/'));
+    in_dir.is_some_and(|(dir, file)| {
+        !file.is_empty() && !STEAM_TOOL_DIRS.iter().any(|t| dir.starts_with(t))
+    })
 }
 
 fn has_any(p: &ProcInfo, keys: &[&str]) -> bool {
@@ -257,7 +251,7 @@ fn has_any(p: &ProcInfo, keys: &[&str]) -> bool {
 /// Score `p`, whose parents (nearest first) are `chain`.
 pub fn score(p: &ProcInfo, chain: &[ProcInfo]) -> Score {
     let mut s = Score::default();
-    if let Some(why) = role(p).exclusion() {
+    if let Some((_, why)) = role_of(p) {
         s.add(EXCLUDED, why);
     }
     if runs_wine_loader(p) {

@@ -1,18 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //
 // Whose processes can be picked as games and audio servers: the user of
-// the active session on seat0, as systemd-logind writes it to
+// seat0's active session, as systemd-logind writes it to
 // /run/systemd/seats/seat0 (ACTIVE_UID=), read without D-Bus and followed
 // with inotify. Without logind (no /run/systemd/seats at start), every user
-// with a runtime dir of their own, said once at start. docs/security.md
-// explains the choice.
+// with a runtime dir of their own. docs/security.md explains the choice.
 
 use std::fs;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::{Context, Result};
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Receiver;
 use inotify::{EventMask, Inotify, WatchMask};
 use log::{info, warn};
 
@@ -27,7 +25,7 @@ const SEAT0: &str = "seat0";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Eligible {
     /// logind runs: only the user of seat0's active session (None while the
-    /// seat has no active session, at a greeter or with nobody at it).
+    /// seat has no active session).
     Seat(Option<u32>),
     /// No logind: every user whose runtime dir is their own.
     Sessions,
@@ -87,14 +85,11 @@ pub fn parse_seat(text: &str) -> Option<u32> {
 /// What `seats_dir` says now: a missing or unreadable seat0 file is a seat
 /// with nobody active.
 pub fn read_seat(seats_dir: &Path) -> Eligible {
-    let active = fs::read_to_string(seats_dir.join(SEAT0))
-        .ok()
-        .and_then(|t| parse_seat(&t));
-    Eligible::Seat(active)
+    let text = fs::read_to_string(seats_dir.join(SEAT0));
+    Eligible::Seat(text.ok().and_then(|t| parse_seat(&t)))
 }
 
-/// Who is eligible now, read once: `read_seat` with logind, `Sessions`
-/// without.
+/// Who is eligible now, read once.
 pub fn current(seats_dir: &Path) -> Eligible {
     if seats_dir.is_dir() {
         read_seat(seats_dir)
@@ -103,106 +98,71 @@ pub fn current(seats_dir: &Path) -> Eligible {
     }
 }
 
-/// The inotify watch on logind's seats dir.
-pub struct SeatWatch {
-    inotify: Inotify,
-    dir: PathBuf,
-}
-
-impl SeatWatch {
-    /// Watch `seats_dir`, if logind made it; None without logind.
-    pub fn new(seats_dir: &Path) -> Result<Option<Self>> {
-        if !seats_dir.is_dir() {
-            return Ok(None);
-        }
-        let inotify = Inotify::init().context("creating an inotify instance")?;
-        // logind writes a seat file to a temporary name and renames it.
-        let events = WatchMask::CLOSE_WRITE
-            | WatchMask::MOVED_TO
-            | WatchMask::CREATE
-            | WatchMask::DELETE
-            | WatchMask::MOVED_FROM
-            | WatchMask::ONLYDIR;
-        inotify
-            .watches()
-            .add(seats_dir, events)
-            .with_context(|| format!("watching {}", seats_dir.display()))?;
-        Ok(Some(Self {
-            inotify,
-            dir: seats_dir.to_path_buf(),
-        }))
+/// Who is eligible now, and a channel that says when that changes (None
+/// when it cannot: without logind it never does), fed by a thread that
+/// blocks on an inotify watch of `seats_dir`. Logged once.
+pub fn follow(seats_dir: &Path, run_user: &Path) -> (Eligible, Option<Receiver<Eligible>>) {
+    if !seats_dir.is_dir() {
+        let (seats, run_user) = (seats_dir.display(), run_user.display());
+        info!("no logind seats at {seats}: game and audio detection for every user with a runtime dir in {run_user}");
+        return (Eligible::Sessions, None);
     }
-
-    /// Block until the seat changes and send each new state, starting from
-    /// `now`, until the receiver goes or the dir does.
-    fn serve(mut self, mut now: Eligible, tx: Sender<Eligible>) {
+    // logind writes a seat file to a temporary name and renames it.
+    let events = WatchMask::CLOSE_WRITE
+        | WatchMask::MOVED_TO
+        | WatchMask::CREATE
+        | WatchMask::DELETE
+        | WatchMask::MOVED_FROM
+        | WatchMask::ONLYDIR;
+    let watch = Inotify::init().and_then(|i| i.watches().add(seats_dir, events).map(|_| i));
+    let mut inotify = match watch {
+        Ok(i) => i,
+        Err(e) => {
+            let dir = seats_dir.display();
+            warn!("watching {dir}: {e}: nobody gets game or audio detection");
+            return (Eligible::Seat(None), None);
+        }
+    };
+    let mut now = read_seat(seats_dir);
+    info!(
+        "game and audio detection for {} (logind's seat0, followed)",
+        now.describe()
+    );
+    let (tx, rx) = crossbeam_channel::bounded(4);
+    let (dir, first) = (seats_dir.to_path_buf(), now.clone());
+    let serve = move || {
         let mut buffer = [0u8; 4096];
         loop {
-            let gone = match self.inotify.read_events_blocking(&mut buffer) {
-                Ok(events) => events
-                    .into_iter()
-                    .any(|e| e.mask.contains(EventMask::IGNORED)),
+            let gone = match inotify.read_events_blocking(&mut buffer) {
+                Ok(mut events) => events.any(|e| e.mask.contains(EventMask::IGNORED)),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => false,
                 Err(e) => {
-                    warn!("reading inotify events of {}: {e}", self.dir.display());
+                    warn!("reading inotify events of {}: {e}", dir.display());
                     true
                 }
             };
             let next = if gone {
                 Eligible::Seat(None)
             } else {
-                read_seat(&self.dir)
+                read_seat(&dir)
             };
-            if next != now {
-                now = next.clone();
-                if tx.send(next).is_err() {
-                    return;
-                }
-            }
-            if gone {
-                warn!(
-                    "{} is gone: nobody gets game or audio detection from now on",
-                    self.dir.display()
-                );
+            if next != now && tx.send(next.clone()).is_err() {
                 return;
             }
+            now = next;
+            if gone {
+                let dir = dir.display();
+                return warn!("{dir} is gone: nobody gets game or audio detection from now on");
+            }
         }
-    }
-}
-
-/// Who is eligible now, and a channel that says when that changes (None
-/// when it cannot: without logind it never does). Logged once.
-pub fn follow(seats_dir: &Path, run_user: &Path) -> (Eligible, Option<Receiver<Eligible>>) {
-    let watch = match SeatWatch::new(seats_dir) {
-        Ok(w) => w,
+    };
+    match std::thread::Builder::new().name("seat".into()).spawn(serve) {
+        Ok(_) => (first, Some(rx)),
         Err(e) => {
-            warn!("{e:#}: nobody gets game or audio detection");
-            return (Eligible::Seat(None), None);
+            warn!("starting the seat thread: {e}; the seat is not followed");
+            (first, None)
         }
-    };
-    let Some(watch) = watch else {
-        info!(
-            "no logind seats at {}: game and audio detection for every user with a runtime dir in {}",
-            seats_dir.display(),
-            run_user.display()
-        );
-        return (Eligible::Sessions, None);
-    };
-    let now = read_seat(seats_dir);
-    info!(
-        "game and audio detection for {} (logind's seat0, followed)",
-        now.describe()
-    );
-    let (tx, rx) = crossbeam_channel::bounded(4);
-    let first = now.clone();
-    let spawned = std::thread::Builder::new()
-        .name("seat".into())
-        .spawn(move || watch.serve(first, tx));
-    if let Err(e) = spawned {
-        warn!("starting the seat thread: {e}; the seat is not followed");
-        return (now, None);
     }
-    (now, Some(rx))
 }
 
 #[cfg(test)]

@@ -1,15 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //
-// The detection consumer: the thread that turns exec, exit and listen
-// events from BPF, inotify readiness on /run/user and changes of the seat
-// into the BPF maps the classes come from (game_tgids, audio_tgids), the
-// map of processes whose execs BPF reports (proc_tgids) and the users it
-// reports them for (proc_uids).
-//
+// The detection thread: turns exec, exit and listen events from BPF,
+// inotify readiness on /run/user and seat changes into the BPF maps the
+// classes come from (game_tgids, audio_tgids), the processes whose execs
+// BPF reports (proc_tgids) and the users it reports them for (proc_uids).
 // It runs beside the event loop, never in it: deciding reads /proc, which
-// may take milliseconds the loop must not wait. The loop hands it events
-// over a bounded channel and says "inotify is readable" over another.
-// Nothing here runs on a timer but the 1 s tick, which reads no /proc.
+// may take milliseconds the loop must not wait. Nothing here runs on a
+// timer but the 1 s tick, which reads no /proc.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -67,25 +64,14 @@ fn monotonic_ns() -> u64 {
 }
 
 impl<'a> Worker<'a> {
-    /// Detection over `proc_root`, `run_user` and `seats_dir` (normally
-    /// /proc, /run/user and /run/systemd/seats). The audio watch is created
-    /// here so that its fd can go into the event loop's epoll set before
-    /// the thread starts; without /run/user there is no audio detection,
-    /// said once.
-    pub fn new(
-        maps: ProcMaps<'a>,
-        proc_root: PathBuf,
-        run_user: PathBuf,
-        seats_dir: &Path,
-    ) -> Self {
-        let (eligible, seat) = seat::follow(seats_dir, &run_user);
-        let audio = match AudioWatch::new(&run_user) {
-            Ok(w) => Some(w),
-            Err(e) => {
-                warn!("audio servers will not be detected: {e:#}");
-                None
-            }
-        };
+    /// Detection over `proc_root`, `run_user` and `seats` (normally /proc,
+    /// /run/user and /run/systemd/seats). The audio watch is made here, for
+    /// its fd to join the event loop's epoll set before the thread starts.
+    pub fn new(maps: ProcMaps<'a>, proc_root: PathBuf, run_user: PathBuf, seats: &Path) -> Self {
+        let (eligible, seat) = seat::follow(seats, &run_user);
+        let audio = AudioWatch::new(&run_user)
+            .map_err(|e| warn!("audio servers will not be detected: {e:#}"))
+            .ok();
         Worker {
             maps,
             games: GameDetector::new(proc_root, run_user, eligible.clone()),
@@ -112,11 +98,8 @@ impl<'a> Worker<'a> {
         self.write_uids(&[]);
         let changes = self.games.startup_scan();
         self.apply_games(changes, None);
-        if let Some(a) = self.audio.as_mut() {
-            let mut changes = a.set_eligible(self.eligible.clone());
-            changes.extend(a.startup_scan());
-            self.apply_audio(changes);
-        }
+        let eligible = self.eligible.clone();
+        self.on_audio(|a| a.set_eligible(eligible));
         let seat = self.seat.take().unwrap_or_else(never);
         let (mut events_open, mut inotify_open) = (true, true);
         let mut tick = Instant::now() + TICK;
@@ -146,28 +129,20 @@ impl<'a> Worker<'a> {
         self.report_refusals();
     }
 
-    fn on_audio(&mut self, f: impl FnOnce(&mut AudioWatch) -> Vec<AudioChange>) {
-        if let Some(a) = self.audio.as_mut() {
-            let changes = f(a);
-            self.apply_audio(changes);
-        }
-    }
-
     fn on_proc(&mut self, p: &intf::gamer_proc_event) {
+        let (tgid, ppid) = (p.tgid, p.ppid);
         match p.kind {
             intf::gamer_proc_kind_GAMER_PROC_EXIT => {
-                let changes = self.games.on_exit(p.tgid);
+                let changes = self.games.on_exit(tgid);
                 self.apply_games(changes, None);
-                let tgid = p.tgid;
                 self.on_audio(|a| a.on_exit(tgid));
                 // An exited manager's entry went with it in BPF.
                 self.managers.remove(&tgid);
             }
             intf::gamer_proc_kind_GAMER_PROC_LISTEN => self.on_audio(AudioWatch::on_listen),
             _ => {
-                let changes = self.games.on_exec(p.tgid);
+                let changes = self.games.on_exec(tgid);
                 self.apply_games(changes, Some(p.ts_ns));
-                let ppid = p.ppid;
                 self.on_audio(|a| a.on_exec(ppid));
             }
         }
@@ -176,12 +151,9 @@ impl<'a> Worker<'a> {
     /// The seat switched: whose execs BPF reports, whose games and audio
     /// servers count.
     fn on_seat(&mut self, eligible: Eligible) {
-        info!(
-            "seat changed: game and audio detection for {} now",
-            eligible.describe()
-        );
-        let old = self.eligible.bpf_uids();
-        self.eligible = eligible.clone();
+        let whose = eligible.describe();
+        info!("seat changed: game and audio detection for {whose} now");
+        let old = std::mem::replace(&mut self.eligible, eligible.clone()).bpf_uids();
         self.write_uids(&old);
         let changes = self.games.set_eligible(eligible.clone());
         self.apply_games(changes, None);
@@ -196,12 +168,8 @@ impl<'a> Worker<'a> {
                 warn!("removing uid {uid} from proc_uids: {e:#}");
             }
         }
-        for uid in &new {
-            let r =
-                self.maps
-                    .proc_uids
-                    .update(&uid.to_ne_bytes(), &1u32.to_ne_bytes(), MapFlags::ANY);
-            if let Err(e) = r {
+        for uid in new {
+            if let Err(e) = update(&self.maps.proc_uids, uid, 1) {
                 warn!("adding uid {uid} to proc_uids: {e:#}");
             }
         }
@@ -210,20 +178,16 @@ impl<'a> Worker<'a> {
     /// Say, once at the end, which users had execs left unreported because
     /// they held their whole share of proc_tgids.
     fn report_refusals(&self) {
-        for key in self.maps.proc_use.keys() {
-            let Ok(Some(v)) = self.maps.proc_use.lookup(&key, MapFlags::ANY) else {
-                continue;
-            };
-            let (Some(uid), Some(u)) = (read::<u32>(&key), read::<intf::gamer_proc_use>(&v)) else {
-                continue;
-            };
-            if u.refused > 0 {
-                warn!(
-                    "uid {uid}: {} execs not reported, over its share of {} tracked processes",
-                    u.refused,
-                    intf::gamer_consts_GAMER_PROC_PER_UID
-                );
-            }
+        let uses = self.maps.proc_use.keys().filter_map(|key| {
+            let v = self.maps.proc_use.lookup(&key, MapFlags::ANY).ok()??;
+            Some((read::<u32>(&key)?, read::<intf::gamer_proc_use>(&v)?))
+        });
+        for (uid, u) in uses.filter(|(_, u)| u.refused > 0) {
+            warn!(
+                "uid {uid}: {} execs not reported, over its share of {} tracked processes",
+                u.refused,
+                intf::gamer_consts_GAMER_PROC_PER_UID
+            );
         }
     }
 
@@ -236,69 +200,64 @@ impl<'a> Worker<'a> {
         for change in changes {
             let result = match &change {
                 GameChange::Added { tgid, comm, score } => {
-                    classes_changed = true;
-                    let via = intf::gamer_class_via_GAMER_VIA_GAME_TGID;
-                    let r = update(&self.maps.game_tgids, *tgid, via);
                     let now = monotonic_ns();
-                    let after = exec_ns
-                        .map(|e| {
-                            format!(
-                                ", {:.1} ms after its exec",
-                                now.saturating_sub(e) as f64 / 1e6
-                            )
-                        })
-                        .unwrap_or_default();
-                    info!(
-                        "game detected: tgid {tgid} ({comm}) score {score}{after}, at {:.6}",
-                        now as f64 / 1e9
-                    );
-                    r
+                    let after = exec_ns.map_or(String::new(), |e| {
+                        format!(
+                            ", {:.1} ms after its exec",
+                            now.saturating_sub(e) as f64 / 1e6
+                        )
+                    });
+                    let at = now as f64 / 1e9;
+                    info!("game detected: tgid {tgid} ({comm}) score {score}{after}, at {at:.6}");
+                    let via = intf::gamer_class_via_GAMER_VIA_GAME_TGID;
+                    update(&self.maps.game_tgids, *tgid, via)
                 }
                 GameChange::Removed { tgid } => {
-                    classes_changed = true;
                     info!("game ended: tgid {tgid}");
                     delete(&self.maps.game_tgids, *tgid)
                 }
                 GameChange::Watch { tgid } => self.set_flag(*tgid, WATCH, true),
                 GameChange::Unwatch { tgid } => self.set_flag(*tgid, WATCH, false),
             };
+            // Only the class maps are behind proc_gen: a watch changes none.
+            let watch = matches!(
+                change,
+                GameChange::Watch { .. } | GameChange::Unwatch { .. }
+            );
+            classes_changed |= !watch;
             if let Err(e) = result {
                 warn!("applying {change:?}: {e:#}");
             }
         }
-        // Only the class maps are behind proc_gen: a watch changes none.
         if classes_changed {
             self.maps.proc_gen.fetch_add(1, Ordering::AcqRel);
         }
         self.detected.lock().unwrap().games = self.games.games();
     }
 
-    fn apply_audio(&mut self, changes: Vec<AudioChange>) {
-        // A socket found waiting for its manager changes no class.
+    /// Run `f` on the audio watch, if there is one, and apply what changed.
+    fn on_audio(&mut self, f: impl FnOnce(&mut AudioWatch) -> Vec<AudioChange>) {
+        let Some(a) = self.audio.as_mut() else {
+            return;
+        };
+        let changes = f(a);
+        // A socket found waiting for its manager changes no class, but
+        // changes which managers' children BPF reports.
         self.sync_managers();
         if changes.is_empty() {
             return;
         }
         for change in &changes {
+            let at = monotonic_ns() as f64 / 1e9;
             let result = match change {
                 AudioChange::Up { tgid, kind, socket } => {
-                    info!(
-                        "audio server up: tgid {tgid} ({}) on {}, at {:.6}",
-                        kind.name(),
-                        socket.display(),
-                        monotonic_ns() as f64 / 1e9
-                    );
-                    update(
-                        &self.maps.audio_tgids,
-                        *tgid,
-                        intf::gamer_class_via_GAMER_VIA_AUDIO_SERVER,
-                    )
+                    let (kind, socket) = (kind.name(), socket.display());
+                    info!("audio server up: tgid {tgid} ({kind}) on {socket}, at {at:.6}");
+                    let via = intf::gamer_class_via_GAMER_VIA_AUDIO_SERVER;
+                    update(&self.maps.audio_tgids, *tgid, via)
                 }
                 AudioChange::Gone { tgid } => {
-                    info!(
-                        "audio server gone: tgid {tgid}, at {:.6}",
-                        monotonic_ns() as f64 / 1e9
-                    );
+                    info!("audio server gone: tgid {tgid}, at {at:.6}");
                     delete(&self.maps.audio_tgids, *tgid)
                 }
             };
@@ -315,19 +274,12 @@ impl<'a> Worker<'a> {
     /// Have BPF report the execs of the children of every manager a
     /// socket-activated server is to come from, and of no other.
     fn sync_managers(&mut self) {
-        let Some(a) = self.audio.as_ref() else {
+        let Some(now) = self.audio.as_ref().map(AudioWatch::managers) else {
             return;
         };
-        let now = a.managers();
-        let (gone, new): (Vec<u32>, Vec<u32>) = (
-            self.managers.difference(&now).copied().collect(),
-            now.difference(&self.managers).copied().collect(),
-        );
-        for (tgid, on) in gone
-            .iter()
-            .map(|t| (*t, false))
-            .chain(new.iter().map(|t| (*t, true)))
-        {
+        let gone = self.managers.difference(&now).map(|t| (*t, false));
+        let new = now.difference(&self.managers).map(|t| (*t, true));
+        for (tgid, on) in gone.chain(new) {
             if let Err(e) = self.set_flag(tgid, CHILDREN, on) {
                 warn!("reporting the execs of manager {tgid}'s children: {e:#}");
             }
@@ -339,31 +291,22 @@ impl<'a> Worker<'a> {
     /// bits; an entry left with none is removed. An entry BPF counts is
     /// only ever changed in place, so its count stays right.
     fn set_flag(&self, tgid: u32, flag: u32, on: bool) -> anyhow::Result<()> {
-        let key = tgid.to_ne_bytes();
-        let map = &self.maps.proc_tgids;
-        let old = map
-            .lookup(&key, MapFlags::ANY)?
-            .and_then(|v| read::<intf::gamer_proc_entry>(&v));
+        let (key, map) = (tgid.to_ne_bytes(), &self.maps.proc_tgids);
+        let old = map.lookup(&key, MapFlags::ANY)?;
+        let old = old.and_then(|v| read::<intf::gamer_proc_entry>(&v));
         let mut entry = old.unwrap_or(intf::gamer_proc_entry { flags: 0, uid: 0 });
-        entry.flags = if on {
-            entry.flags | flag
-        } else {
-            entry.flags & !flag
-        };
+        entry.flags = (entry.flags & !flag) | if on { flag } else { 0 };
         if entry.flags == 0 {
             return delete(map, tgid);
         }
         // EXIST: an entry BPF removed meanwhile (the process exited) is not
-        // brought back; NOEXIST: nor is one BPF made meanwhile overwritten.
-        let flags = if old.is_some() {
-            MapFlags::EXIST
-        } else {
-            MapFlags::NO_EXIST
-        };
+        // brought back; NO_EXIST: nor is one BPF made meanwhile overwritten.
+        let flags = old.map_or(MapFlags::NO_EXIST, |_| MapFlags::EXIST);
         match map.update(&key, bytes_of(&entry), flags) {
-            Ok(()) => Ok(()),
-            Err(e) if old.is_some() && e.kind() == libbpf_rs::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e.into()),
+            Err(e) if !(old.is_some() && e.kind() == libbpf_rs::ErrorKind::NotFound) => {
+                Err(e.into())
+            }
+            _ => Ok(()),
         }
     }
 }
@@ -378,16 +321,15 @@ fn bytes_of<T: Copy>(v: &T) -> &[u8] {
     unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), std::mem::size_of::<T>()) }
 }
 
-fn update(map: &MapHandle, tgid: u32, value: u32) -> anyhow::Result<()> {
-    map.update(&tgid.to_ne_bytes(), &value.to_ne_bytes(), MapFlags::ANY)?;
+fn update(map: &MapHandle, key: u32, value: u32) -> anyhow::Result<()> {
+    map.update(&key.to_ne_bytes(), &value.to_ne_bytes(), MapFlags::ANY)?;
     Ok(())
 }
 
-/// Remove `tgid`; one that is not there (BPF removed it at exit) is fine.
-fn delete(map: &MapHandle, tgid: u32) -> anyhow::Result<()> {
-    match map.delete(&tgid.to_ne_bytes()) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == libbpf_rs::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e.into()),
+/// Remove `key`; one that is not there (BPF removed it at exit) is fine.
+fn delete(map: &MapHandle, key: u32) -> anyhow::Result<()> {
+    match map.delete(&key.to_ne_bytes()) {
+        Err(e) if e.kind() != libbpf_rs::ErrorKind::NotFound => Err(e.into()),
+        _ => Ok(()),
     }
 }
