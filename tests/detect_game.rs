@@ -39,12 +39,21 @@ fn copy_exe(from: &str, to: &Path) {
     fs::copy(from, to).unwrap_or_else(|e| panic!("copying {from}: {e}"));
 }
 
-fn next_pid(out: &mut BufReader<ChildStdout>) -> u32 {
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    line.trim()
-        .parse()
-        .unwrap_or_else(|_| panic!("not a pid: {line:?}"))
+/// The pids the launch printed, by label: the reaper and the game write to
+/// the same pipe, in whichever order they get to run.
+fn labelled_pids(out: &mut BufReader<ChildStdout>) -> (u32, u32) {
+    let (mut game, mut child) = (None, None);
+    while game.is_none() || child.is_none() {
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        let pid = |v: &str| v.parse().unwrap_or_else(|_| panic!("not a pid: {line:?}"));
+        match line.trim().split_once(' ') {
+            Some(("game", v)) => game = Some(pid(v)),
+            Some(("child", v)) => child = Some(pid(v)),
+            _ => panic!("not a labelled pid: {line:?}"),
+        }
+    }
+    (game.unwrap(), child.unwrap())
 }
 
 /// Wait (at most 5 s) until `pid` of launch `l` has exec'd the program
@@ -81,9 +90,9 @@ fn launch() -> Launch {
     copy_exe("/bin/bash", &reaper_bin);
 
     // The reaper prints the game's pid, the game its child's.
-    let game_script = r#""$SLEEP" 30 & echo $!; wait"#;
+    let game_script = r#""$SLEEP" 30 & echo child $!; wait"#;
     let reaper_script = format!(
-        r#"exec -a 'Z:\games\Fake Game\Game.exe' "$GAME" -c '{game_script}' & echo $!; wait"#
+        r#"exec -a 'Z:\games\Fake Game\Game.exe' "$GAME" -c '{game_script}' & echo game $!; wait"#
     );
     let mut reaper = Command::new(&reaper_bin)
         .arg("-c")
@@ -102,8 +111,7 @@ fn launch() -> Launch {
         .spawn()
         .unwrap();
     let mut out = BufReader::new(reaper.stdout.take().unwrap());
-    let game = next_pid(&mut out);
-    let child = next_pid(&mut out);
+    let (game, child) = labelled_pids(&mut out);
     Launch {
         dir,
         reaper,
