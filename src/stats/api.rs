@@ -1,24 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //
-// What the debug API answers: the request head in, the response out, with
-// no I/O (src/stats/http.rs moves the bytes). Read-only: `GET` and `HEAD`
-// of `/metrics` and `/health`; anything else is refused with the status
-// that says why.
-//
-// The Host header must name the loopback address the server is bound to
-// (127.0.0.1, localhost or [::1]). A browser page from elsewhere that
-// resolves its own name to 127.0.0.1 (DNS rebinding) sends its own name as
-// Host, and is refused.
+// What the debug API answers, with no I/O (http.rs moves the bytes):
+// `GET` and `HEAD` of `/metrics` and `/health`; anything else is refused
+// with the status that says why. The Host header must name a loopback
+// address (127.0.0.1, localhost or [::1]): a browser page from elsewhere
+// that resolves its own name to 127.0.0.1 (DNS rebinding) sends its own
+// name as Host, and is refused.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::metrics::Metrics;
+use serde_json::json;
+
+use super::Metrics;
 
 /// A snapshot older than this makes `/health` report the scheduler's event
 /// loop as stalled (it publishes once a second).
 pub const HEALTH_MAX_AGE: Duration = Duration::from_secs(5);
-
 /// A response status: its code and reason phrase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Status(pub u16, &'static str);
@@ -40,7 +38,6 @@ pub enum Route {
     Health,
 }
 
-/// A request the API serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Request {
     pub route: Route,
@@ -51,22 +48,24 @@ pub struct Request {
 /// Read a request head (up to and including the blank line). On refusal,
 /// the status and a short reason for the response body.
 pub fn parse(head: &[u8]) -> Result<Request, (Status, &'static str)> {
-    let head = std::str::from_utf8(head).map_err(|_| (Status::BAD_REQUEST, "not UTF-8"))?;
+    let bad = |why| Err((Status::BAD_REQUEST, why));
+    let Ok(head) = std::str::from_utf8(head) else {
+        return bad("not UTF-8");
+    };
     let mut lines = head.split("\r\n");
-    let request_line = lines.next().unwrap_or("");
-    let parts: Vec<&str> = request_line.split(' ').collect();
+    let parts: Vec<&str> = lines.next().unwrap_or("").split(' ').collect();
     let [method, target, version] = parts[..] else {
-        return Err((Status::BAD_REQUEST, "malformed request line"));
+        return bad("malformed request line");
     };
     if method.is_empty()
         || !method
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-')
     {
-        return Err((Status::BAD_REQUEST, "malformed method"));
+        return bad("malformed method");
     }
     if !target.starts_with('/') {
-        return Err((Status::BAD_REQUEST, "the target must be a path"));
+        return bad("the target must be a path");
     }
     let http11 = match version {
         "HTTP/1.1" => true,
@@ -74,70 +73,50 @@ pub fn parse(head: &[u8]) -> Result<Request, (Status, &'static str)> {
         v if v.starts_with("HTTP/") => {
             return Err((Status::VERSION_NOT_SUPPORTED, "HTTP/1.0 or HTTP/1.1 only"))
         }
-        _ => return Err((Status::BAD_REQUEST, "malformed version")),
+        _ => return bad("malformed version"),
     };
-
     let mut host = None;
     for line in lines.take_while(|l| !l.is_empty()) {
         let Some((name, value)) = line.split_once(':') else {
-            return Err((Status::BAD_REQUEST, "malformed header"));
+            return bad("malformed header");
         };
-        if name.eq_ignore_ascii_case("host") {
-            if host.is_some() {
-                return Err((Status::BAD_REQUEST, "more than one Host header"));
-            }
-            host = Some(value.trim());
+        if name.eq_ignore_ascii_case("host") && host.replace(value.trim()).is_some() {
+            return bad("more than one Host header");
         }
     }
     match host {
         Some(h) if !is_loopback_host(h) => {
-            return Err((
-                Status::FORBIDDEN,
-                "Host must be 127.0.0.1, localhost or [::1]",
-            ))
+            let why = "Host must be 127.0.0.1, localhost or [::1]";
+            return Err((Status::FORBIDDEN, why));
         }
-        None if http11 => return Err((Status::BAD_REQUEST, "HTTP/1.1 needs a Host header")),
+        None if http11 => return bad("HTTP/1.1 needs a Host header"),
         _ => {}
     }
-
-    let path = target.split_once('?').map_or(target, |(p, _)| p);
-    let route = match path {
+    let route = match target.split_once('?').map_or(target, |(p, _)| p) {
         "/metrics" => Route::Metrics,
         "/health" => Route::Health,
         _ => return Err((Status::NOT_FOUND, "no such path; try /metrics or /health")),
     };
-    let head_only = match method {
-        "GET" => false,
-        "HEAD" => true,
-        _ => return Err((Status::METHOD_NOT_ALLOWED, "read-only: GET or HEAD")),
-    };
-    Ok(Request { route, head_only })
+    match method {
+        "GET" | "HEAD" => Ok(Request {
+            route,
+            head_only: method == "HEAD",
+        }),
+        _ => Err((Status::METHOD_NOT_ALLOWED, "read-only: GET or HEAD")),
+    }
 }
 
 /// A Host value naming a loopback address, with or without a port.
 fn is_loopback_host(host: &str) -> bool {
-    let (name, port, bracketed) = match host.strip_prefix('[') {
-        Some(rest) => match rest.split_once(']') {
-            Some((addr, "")) => (addr, None, true),
-            Some((addr, p)) => match p.strip_prefix(':') {
-                Some(p) => (addr, Some(p), true),
-                None => return false,
-            },
-            None => return false,
-        },
-        None => match host.split_once(':') {
-            Some((name, p)) => (name, Some(p), false),
-            None => (host, None, false),
-        },
-    };
-    if port.is_some_and(|p| p.parse::<u16>().is_err()) {
-        return false;
-    }
-    if bracketed {
-        name == "::1"
-    } else {
-        name == "127.0.0.1" || name.eq_ignore_ascii_case("localhost")
-    }
+    let host = host.to_ascii_lowercase();
+    ["127.0.0.1", "localhost", "[::1]"].iter().any(|name| {
+        host.strip_prefix(name).is_some_and(|port| {
+            port.is_empty()
+                || port
+                    .strip_prefix(':')
+                    .is_some_and(|p| p.parse::<u16>().is_ok())
+        })
+    })
 }
 
 /// The whole response to send: head, then body unless `head_only`.
@@ -148,17 +127,18 @@ pub struct Response {
 
 impl Response {
     pub fn new(status: Status, body: Arc<[u8]>, head_only: bool) -> Self {
-        let mut head = format!(
+        let allow = if status == Status::METHOD_NOT_ALLOWED {
+            "Allow: GET, HEAD\r\n"
+        } else {
+            ""
+        };
+        let head = format!(
             "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
-             Cache-Control: no-store\r\nConnection: close\r\n",
+             Cache-Control: no-store\r\nConnection: close\r\n{allow}\r\n",
             status.0,
             status.1,
             body.len()
         );
-        if status == Status::METHOD_NOT_ALLOWED {
-            head.push_str("Allow: GET, HEAD\r\n");
-        }
-        head.push_str("\r\n");
         let body = if head_only { Arc::from(&[][..]) } else { body };
         Response {
             head: head.into_bytes(),
@@ -166,39 +146,41 @@ impl Response {
         }
     }
 
+    fn json(status: Status, body: serde_json::Value, head_only: bool) -> Self {
+        Response::new(
+            status,
+            (body.to_string() + "\n").into_bytes().into(),
+            head_only,
+        )
+    }
+
     pub fn refusal(status: Status, why: &str) -> Self {
-        let body = serde_json::json!({ "error": why }).to_string() + "\n";
-        Response::new(status, Arc::from(body.into_bytes()), false)
+        Response::json(status, json!({ "error": why }), false)
     }
 }
 
 /// `/health`: ok while snapshots keep coming, 503 before the first one and
 /// when the latest is older than `HEALTH_MAX_AGE`.
 pub fn health(latest: &Metrics, age: Option<Duration>, head_only: bool) -> Response {
-    let (status, body) = match age {
-        None => (
+    let Some(age) = age else {
+        return Response::json(
             Status::UNAVAILABLE,
-            serde_json::json!({ "status": "starting" }),
-        ),
-        Some(age) => {
-            let status = if age <= HEALTH_MAX_AGE {
-                Status::OK
-            } else {
-                Status::UNAVAILABLE
-            };
-            let word = if status == Status::OK { "ok" } else { "stale" };
-            (
-                status,
-                serde_json::json!({
-                    "status": word,
-                    "seq": latest.seq,
-                    "age_ms": age.as_millis() as u64,
-                }),
-            )
-        }
+            json!({ "status": "starting" }),
+            head_only,
+        );
     };
-    let body = body.to_string() + "\n";
-    Response::new(status, Arc::from(body.into_bytes()), head_only)
+    let fresh = age <= HEALTH_MAX_AGE;
+    let body = json!({
+        "status": if fresh { "ok" } else { "stale" },
+        "seq": latest.seq,
+        "age_ms": age.as_millis() as u64,
+    });
+    let status = if fresh {
+        Status::OK
+    } else {
+        Status::UNAVAILABLE
+    };
+    Response::json(status, body, head_only)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 use std::fmt::Write;
 
 use super::metrics::Metrics;
-use super::text::{clean, compact, ms, ordered, uptime};
+use super::text::{clean, compact, ms, ordered, procs, uptime};
 use crate::classes::CLASS_NAMES;
 use crate::names::{RING_NAMES, STAT_NAMES};
 
@@ -26,49 +26,40 @@ pub enum Figures {
 pub fn format_block(m: &Metrics, figures: Figures) -> String {
     let totals = figures == Figures::Totals;
     let mut out = String::new();
-    let games: Vec<String> = m
-        .games
-        .iter()
-        .map(|g| format!("{}[{}]", clean(&g.comm), g.tgid))
-        .collect();
-    let audio: Vec<String> = m
-        .audio_servers
-        .iter()
-        .map(|a| format!("{}[{}]", clean(&a.kind), a.tgid))
-        .collect();
-    let or_none = |v: Vec<String>| {
-        if v.is_empty() {
-            "none".to_string()
-        } else {
-            v.join(" ")
-        }
-    };
     let _ = writeln!(
         out,
         "scx_gamer {} {}  game: {}  audio: {}",
         if totals { "totals after" } else { "up" },
         uptime(m.uptime_ms),
-        or_none(games),
-        or_none(audio)
+        procs(&m.games, |g| format!("{}[{}]", clean(&g.comm), g.tgid), " "),
+        procs(
+            &m.audio_servers,
+            |a| format!("{}[{}]", clean(&a.kind), a.tgid),
+            " "
+        )
     );
-
-    if m.frames > 0 {
-        let _ = writeln!(
+    let (p50, p95, p99, p999) = (
+        m.frame_p50_us,
+        m.frame_p95_us,
+        m.frame_p99_us,
+        m.frame_p999_us,
+    );
+    let _ = match m.frames {
+        0 => writeln!(out, "  frames   none in the last {}s", m.frame_window_s),
+        n => writeln!(
             out,
-            "  frames   {} in {}s  avg {:.1} fps  1% low {:.1} fps  p50/p95/p99/p99.9 {}/{}/{}/{} ms  late {}",
-            m.frames,
+            "  frames   {n} in {}s  avg {:.1} fps  1% low {:.1} fps  \
+             p50/p95/p99/p99.9 {}/{}/{}/{} ms  late {}",
             m.frame_window_s,
             m.fps_avg,
             m.fps_1pct_low,
-            ms(m.frame_p50_us),
-            ms(m.frame_p95_us),
-            ms(m.frame_p99_us),
-            ms(m.frame_p999_us),
+            ms(p50),
+            ms(p95),
+            ms(p99),
+            ms(p999),
             m.frames_late
-        );
-    } else {
-        let _ = writeln!(out, "  frames   none in the last {}s", m.frame_window_s);
-    }
+        ),
+    };
     if m.game_frames > 0 {
         let _ = writeln!(
             out,
@@ -81,26 +72,22 @@ pub fn format_block(m: &Metrics, figures: Figures) -> String {
         );
     }
     if m.input_to_frame_samples > 0 {
+        let (p50, p99) = (m.input_to_frame_p50_us, m.input_to_frame_p99_us);
+        let n = m.input_to_frame_samples;
         let _ = writeln!(
             out,
-            "  input->frame  p50 {} ms  p99 {} ms  ({} samples)",
-            ms(m.input_to_frame_p50_us),
-            ms(m.input_to_frame_p99_us),
-            m.input_to_frame_samples
+            "  input->frame  p50 {} ms  p99 {} ms  ({n} samples)",
+            ms(p50),
+            ms(p99)
         );
     }
-
     if m.game_migrations > 0 {
-        let rate = if totals {
-            String::new()
-        } else {
-            format!(" ({}/s)", compact(m.game_cross_llc_migrations_per_s))
+        let rate = match figures {
+            Figures::Rates => format!(" ({}/s)", compact(m.game_cross_llc_migrations_per_s)),
+            Figures::Totals => String::new(),
         };
-        let _ = writeln!(
-            out,
-            "  game migrations  {}  cross-LLC {}{rate}",
-            m.game_migrations, m.game_cross_llc_migrations
-        );
+        let (all, cross) = (m.game_migrations, m.game_cross_llc_migrations);
+        let _ = writeln!(out, "  game migrations  {all}  cross-LLC {cross}{rate}");
     }
 
     let (cpu, wakeups) = if totals {
@@ -111,69 +98,66 @@ pub fn format_block(m: &Metrics, figures: Figures) -> String {
     if !m.classes.is_empty() {
         let _ = writeln!(
             out,
-            "  {:<12}{:>8}{:>7}{:>10}{:>8}{:>8}",
-            "class", "threads", cpu, wakeups, "boosts", "rqwaits"
+            "  {:<12}{:>8}{cpu:>7}{wakeups:>10}{:>8}{:>8}",
+            "class", "threads", "boosts", "rqwaits"
         );
     }
     for (name, c) in ordered(&m.classes, &CLASS_NAMES) {
-        let (cpu, wakeups) = if totals {
-            (c.cpu_ns as f64 / 1e6, c.wakeups.to_string())
-        } else {
-            (c.cpu_pct, compact(c.wakeups_per_s))
+        let (cpu, wakeups) = match figures {
+            Figures::Rates => (c.cpu_pct, compact(c.wakeups_per_s)),
+            Figures::Totals => (c.cpu_ns as f64 / 1e6, c.wakeups.to_string()),
         };
+        let (name, threads, boosts, waits) = (clean(name), c.threads, c.boosts, c.runq_waits);
         let _ = writeln!(
             out,
-            "  {:<12}{:>8}{:>7.1}{:>10}{:>8}{:>8}",
-            clean(name),
-            c.threads,
-            cpu,
-            wakeups,
-            c.boosts,
-            c.runq_waits
+            "  {name:<12}{threads:>8}{cpu:>7.1}{wakeups:>10}{boosts:>8}{waits:>8}"
         );
     }
 
-    let dispatches: Vec<String> = ordered(&m.dispatches, &STAT_NAMES)
-        .into_iter()
-        .map(|(name, d)| figure(name, figures, d.per_s, d.count, 0))
-        .collect();
-    line(&mut out, "dispatch", &dispatches, "  ");
-
-    let rings: Vec<String> = ordered(&m.rings, &RING_NAMES)
-        .into_iter()
-        .map(|(name, r)| figure(name, figures, r.events_per_s, r.events, r.drops))
-        .collect();
-    line(&mut out, "events  ", &rings, "  ");
+    // "name 12/s" or "name 12345", and " (N dropped)" when something was.
+    let figure = |name: &str, per_s: f64, total: u64, dropped: u64| {
+        let value = match figures {
+            Figures::Rates => format!("{}/s", compact(per_s)),
+            Figures::Totals => total.to_string(),
+        };
+        let dropped = if dropped > 0 {
+            format!(" ({dropped} dropped)")
+        } else {
+            String::new()
+        };
+        format!("{} {value}{dropped}", clean(name))
+    };
+    let mut line = |title: &str, items: Vec<String>| {
+        if !items.is_empty() {
+            let _ = writeln!(out, "  {title} {}", items.join("  "));
+        }
+    };
+    let dispatches = ordered(&m.dispatches, &STAT_NAMES).into_iter();
+    line(
+        "dispatch",
+        dispatches
+            .map(|(n, d)| figure(n, d.per_s, d.count, 0))
+            .collect(),
+    );
+    let rings = ordered(&m.rings, &RING_NAMES).into_iter();
+    line(
+        "events  ",
+        rings
+            .map(|(n, r)| figure(n, r.events_per_s, r.events, r.drops))
+            .collect(),
+    );
     if m.input_ring_drops.iter().any(|&d| d > 0) {
         let per_ring: Vec<String> = m.input_ring_drops.iter().map(u64::to_string).collect();
-        let _ = writeln!(out, "  input drops by ring: {}", per_ring.join(" "));
+        line("input drops by ring:", vec![per_ring.join(" ")]);
     }
-
-    let channels: Vec<String> = m
-        .channels
-        .iter()
-        .map(|(name, c)| figure(name, figures, c.sent_per_s, c.sent, c.dropped))
-        .collect();
-    line(&mut out, "channels", &channels, "  ");
+    let channels = m.channels.iter();
+    line(
+        "channels",
+        channels
+            .map(|(n, c)| figure(n, c.sent_per_s, c.sent, c.dropped))
+            .collect(),
+    );
     out
-}
-
-/// "name 12/s" or "name 12345", and " (N dropped)" when something was.
-fn figure(name: &str, figures: Figures, per_s: f64, total: u64, dropped: u64) -> String {
-    let mut s = match figures {
-        Figures::Rates => format!("{} {}/s", clean(name), compact(per_s)),
-        Figures::Totals => format!("{} {total}", clean(name)),
-    };
-    if dropped > 0 {
-        let _ = write!(s, " ({dropped} dropped)");
-    }
-    s
-}
-
-fn line(out: &mut String, title: &str, items: &[String], sep: &str) {
-    if !items.is_empty() {
-        let _ = writeln!(out, "  {title} {}", items.join(sep));
-    }
 }
 
 #[cfg(test)]

@@ -12,8 +12,9 @@ use std::sync::Arc;
 
 use crossbeam_channel::{select, Receiver};
 
-use super::frame_ring::LoggedFrame;
-use super::{format_block, AudioServer, Figures, FrameTracker, GameProcess, Metrics, Publisher};
+use super::frames::FrameTracker;
+use super::publisher::LoggedFrame;
+use super::{format_block, AudioServer, Figures, GameProcess, Metrics, Publisher};
 use crate::bpf_intf::class_counters;
 use crate::classes::CLASS_NAMES;
 use crate::detect::worker::Detected;

@@ -1,32 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //
-// Frame statistics from the event streams: frame times and the time from an
-// input event to the frame that follows it, over the last few seconds. The
-// event loop feeds it events as they come and asks it once a second to fill
-// the frame fields of the snapshot.
-//
-// Definitions (docs/stats.md repeats them):
-// - Frame time: the interval the frame event carries, between a presented
-//   frame and the previous one on the same CRTC (the kernel's vblank
-//   timestamps). These are the display's frames, whoever drew them.
-// - Game frame time: between two presented frames delivered to the same
-//   game process, for a game that flips its own frames (it holds the
-//   display); for a game drawing through a compositor, between two of the
-//   compositor's presented frames on one CRTC that carried a new frame of
-//   the game (its GPU submits since the presentation before; present.bpf.c).
-// - Late frame: a presented frame that one or more vblanks passed without.
-// - Percentiles: nearest rank over the window's frames, at histogram
-//   precision (exact below 128 µs, within 0.8 % above).
-// - Average FPS: frames divided by the sum of their frame times.
-// - 1 % low FPS: the FPS of the slowest 1 % of frames, i.e. the number of
-//   those frames (⌈n/100⌉, at least one) divided by the sum of their frame
-//   times. With fewer than 100 frames it is the FPS of the slowest frame.
-// - Input to frame: for the first input event after a frame, the time until
-//   the next frame boundary. Later inputs before that frame are not samples
-//   (the frame answers the first one), and an input no frame follows within
-//   a second is not either (the game was paused or not drawing).
+// Frame statistics over the last FRAME_WINDOW_S seconds, from the frame and
+// input events (definitions in docs/stats.md):
+// - frame time: the interval the frame event carries (the display's frames,
+//   whoever drew them); game frame time: between two frames presented to
+//   the same game process, or the interval present.bpf.c credits a game
+//   drawing through a compositor;
+// - percentiles by nearest rank, exact: a window holds at most a few
+//   thousand values a second, so it keeps them all and sorts once a second;
+// - 1 % low FPS: the slowest ⌈n/100⌉ frames (at least one), their count
+//   over the sum of their frame times;
+// - input to frame: the first input after a frame, until the next frame;
+//   an input no frame follows within a second is no sample.
 
-use super::histogram::Window;
 use super::metrics::{FrameBucket, Metrics, FRAME_HIST_EDGES_US};
 use crate::events::records::FrameEvent;
 
@@ -36,8 +22,6 @@ pub const FRAME_WINDOW_S: usize = 10;
 /// An input with no frame this long after it was not answered by a frame.
 const MAX_INPUT_TO_FRAME_NS: u64 = 1_000_000_000;
 
-const BANDS: usize = FRAME_HIST_EDGES_US.len();
-
 /// Frame boundaries remembered to pair an input event that is read after
 /// the frame that answered it (the two come through different rings).
 const RECENT_FRAMES: usize = 16;
@@ -45,27 +29,81 @@ const RECENT_FRAMES: usize = 16;
 /// Game processes whose latest presented frame is remembered at once.
 const GAME_SLOTS: usize = 8;
 
+/// The values recorded in the last `FRAME_WINDOW_S` seconds, one slot per
+/// `rotate()`.
+#[derive(Debug)]
+pub struct Window {
+    slots: Vec<Vec<u64>>,
+    cur: usize,
+    sorted: Vec<u64>,
+}
+
+impl Window {
+    pub fn new(slots: usize) -> Self {
+        Window {
+            slots: vec![Vec::new(); slots.max(1)],
+            cur: 0,
+            sorted: Vec::new(),
+        }
+    }
+
+    pub fn record(&mut self, v: u64) {
+        self.slots[self.cur].push(v);
+    }
+
+    /// Start a new slot, forgetting the oldest (its memory is reused).
+    pub fn rotate(&mut self) {
+        self.cur = (self.cur + 1) % self.slots.len();
+        self.slots[self.cur].clear();
+    }
+
+    /// Every value in the window, smallest first.
+    pub fn sorted(&mut self) -> &[u64] {
+        self.sorted.clear();
+        self.slots.iter().for_each(|s| self.sorted.extend(s));
+        self.sorted.sort_unstable();
+        &self.sorted
+    }
+}
+
+/// The `q`-quantile of `sorted` by nearest rank (the smallest value that
+/// ⌈q·n⌉ values do not exceed); 0 for no values.
+pub fn quantile(sorted: &[u64], q: f64) -> u64 {
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted
+        .get(rank.clamp(1, sorted.len().max(1)) - 1)
+        .map_or(0, |&v| v)
+}
+
+/// Frames per second of `sorted`'s frame times (µs), and of its slowest
+/// ⌈n/100⌉ (the 1 % low); 0 for no frames.
+fn fps(sorted: &[u64]) -> (f64, f64) {
+    let rate = |v: &[u64]| {
+        let total: u64 = v.iter().sum();
+        if total == 0 {
+            0.0
+        } else {
+            v.len() as f64 * 1e6 / total as f64
+        }
+    };
+    let slow = sorted.len().div_ceil(100);
+    (rate(sorted), rate(&sorted[sorted.len() - slow..]))
+}
+
 #[derive(Debug)]
 pub struct FrameTracker {
     frames: Window,
-    /// Frames per histogram band, one row per second like `frames`'s slots,
-    /// counted exactly (a band edge need not fall on a bucket edge).
-    bands: [[u64; BANDS]; FRAME_WINDOW_S],
-    band_slot: usize,
+    late: Window,
+    game_frames: Window,
     input_to_frame: Window,
-    /// The last frame boundaries, oldest first once `recent_len` is full.
-    recent: [u64; RECENT_FRAMES],
-    recent_len: usize,
-    recent_next: usize,
+    /// The last frame boundaries, oldest first.
+    recent: std::collections::VecDeque<u64>,
     /// The earliest input still waiting for a frame.
     pending_input_ns: Option<u64>,
     /// The frame an input was last paired with; it answers no other input.
     last_paired_frame_ns: u64,
     /// Seconds filled so far, up to the window's length.
     filled: usize,
-    /// Late frames per second, one slot per second like `frames`'s.
-    late: [u64; FRAME_WINDOW_S],
-    game_frames: Window,
     /// (TGID, latest presented frame) of the game processes seen; the
     /// oldest is forgotten first.
     game_last: [(u32, u64); GAME_SLOTS],
@@ -85,17 +123,13 @@ impl FrameTracker {
     pub fn new() -> Self {
         FrameTracker {
             frames: Window::new(FRAME_WINDOW_S),
-            bands: [[0; BANDS]; FRAME_WINDOW_S],
-            band_slot: 0,
+            late: Window::new(FRAME_WINDOW_S),
+            game_frames: Window::new(FRAME_WINDOW_S),
             input_to_frame: Window::new(FRAME_WINDOW_S),
-            recent: [0; RECENT_FRAMES],
-            recent_len: 0,
-            recent_next: 0,
+            recent: Default::default(),
             pending_input_ns: None,
             last_paired_frame_ns: 0,
             filled: 0,
-            late: [0; FRAME_WINDOW_S],
-            game_frames: Window::new(FRAME_WINDOW_S),
             game_last: [(0, 0); GAME_SLOTS],
         }
     }
@@ -104,7 +138,7 @@ impl FrameTracker {
     pub fn on_present(&mut self, f: &FrameEvent) {
         self.on_frame(f.ts_ns, f.interval_ns);
         if f.missed > 0 {
-            self.late[self.band_slot] += 1;
+            self.late.record(0);
         }
         if f.game != 0 {
             self.on_game_frame(f.tgid, f.ts_ns);
@@ -113,28 +147,19 @@ impl FrameTracker {
         }
     }
 
-    /// A frame presented for game process `tgid` at `ts_ns`.
+    /// A frame presented for game process `tgid` at `ts_ns`: its slot, or
+    /// the one least recently presented to (a free one has time 0).
     fn on_game_frame(&mut self, tgid: u32, ts_ns: u64) {
-        let slot = match self.game_last.iter().position(|&(t, _)| t == tgid) {
-            Some(i) => {
-                let last = self.game_last[i].1;
-                if ts_ns > last {
-                    self.game_frames.record(ns_to_us(ts_ns - last));
-                }
+        let slots = &mut self.game_last;
+        let i = match slots.iter().position(|&(t, _)| t == tgid) {
+            Some(i) if ts_ns > slots[i].1 => {
+                self.game_frames.record(ns_to_us(ts_ns - slots[i].1));
                 i
             }
-            None => {
-                // A free slot, or the one least recently presented to.
-                let (i, _) = self
-                    .game_last
-                    .iter()
-                    .enumerate()
-                    .min_by_key(|(_, &(_, ts))| ts)
-                    .unwrap_or((0, &(0, 0)));
-                i
-            }
+            Some(i) => i,
+            None => (0..GAME_SLOTS).min_by_key(|&i| slots[i].1).unwrap_or(0),
         };
-        self.game_last[slot] = (tgid, ts_ns);
+        slots[i] = (tgid, ts_ns);
     }
 
     /// A frame boundary at `ts_ns` (CLOCK_MONOTONIC, as BPF's
@@ -142,39 +167,27 @@ impl FrameTracker {
     /// of 0 (no previous frame) is not a frame time.
     pub fn on_frame(&mut self, ts_ns: u64, interval_ns: u64) {
         if interval_ns > 0 {
-            let us = ns_to_us(interval_ns);
-            self.frames.record(us);
-            let band = FRAME_HIST_EDGES_US
-                .iter()
-                .position(|&le| us <= le)
-                .unwrap_or(BANDS - 1);
-            self.bands[self.band_slot][band] += 1;
+            self.frames.record(ns_to_us(interval_ns));
         }
-        self.recent[self.recent_next] = ts_ns;
-        self.recent_next = (self.recent_next + 1) % RECENT_FRAMES;
-        self.recent_len = (self.recent_len + 1).min(RECENT_FRAMES);
-        if let Some(input) = self.pending_input_ns {
-            if ts_ns >= input {
-                self.pending_input_ns = None;
-                self.pair(input, ts_ns);
-            }
+        if self.recent.len() == RECENT_FRAMES {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(ts_ns);
+        if let Some(input) = self.pending_input_ns.filter(|&i| ts_ns >= i) {
+            self.pending_input_ns = None;
+            self.pair(input, ts_ns);
         }
     }
 
     /// An input event at `ts_ns` (same clock as the frames).
     pub fn on_input(&mut self, ts_ns: u64) {
-        let recent = &self.recent[..self.recent_len];
-        let answer = recent.iter().copied().filter(|&f| f >= ts_ns).min();
-        match answer {
-            Some(frame) => {
-                // With the ring full, a frame between the input and the
-                // oldest one kept may have been forgotten: no sample then.
-                let oldest = recent.iter().copied().min().unwrap_or(0);
-                let maybe_forgotten = self.recent_len == RECENT_FRAMES && frame == oldest;
-                if !maybe_forgotten {
-                    self.pair(ts_ns, frame);
-                }
-            }
+        match self.recent.iter().copied().filter(|&f| f >= ts_ns).min() {
+            // With the ring full, a frame between the input and the oldest
+            // one kept may have been forgotten: no sample then.
+            Some(frame)
+                if self.recent.len() == RECENT_FRAMES
+                    && Some(frame) == self.recent.iter().copied().min() => {}
+            Some(frame) => self.pair(ts_ns, frame),
             None => {
                 let earliest = self.pending_input_ns.map_or(ts_ns, |p| p.min(ts_ns));
                 self.pending_input_ns = Some(earliest);
@@ -183,7 +196,7 @@ impl FrameTracker {
     }
 
     fn pair(&mut self, input_ns: u64, frame_ns: u64) {
-        if frame_ns <= self.last_paired_frame_ns && self.last_paired_frame_ns != 0 {
+        if frame_ns <= self.last_paired_frame_ns {
             return;
         }
         let latency = frame_ns - input_ns;
@@ -196,55 +209,46 @@ impl FrameTracker {
     /// Fill the frame fields of `m` from the window, then start the next
     /// second. Called once per published snapshot.
     pub fn fill(&mut self, m: &mut Metrics) {
-        self.filled = (self.filled + 1).min(self.frames.slots());
+        self.filled = (self.filled + 1).min(FRAME_WINDOW_S);
         m.frame_window_s = self.filled as u64;
 
-        let h = self.frames.merged();
-        m.frames = h.count();
-        m.fps_avg = fps(h.count() as f64, h.sum() as f64);
-        m.fps_1pct_low = fps(1.0, h.mean_of_largest(0.01));
-        m.frame_p50_us = h.quantile(0.50);
-        m.frame_p95_us = h.quantile(0.95);
-        m.frame_p99_us = h.quantile(0.99);
-        m.frame_p999_us = h.quantile(0.999);
+        let f = self.frames.sorted();
+        m.frames = f.len() as u64;
+        (m.fps_avg, m.fps_1pct_low) = fps(f);
+        m.frame_p50_us = quantile(f, 0.50);
+        m.frame_p95_us = quantile(f, 0.95);
+        m.frame_p99_us = quantile(f, 0.99);
+        m.frame_p999_us = quantile(f, 0.999);
+        let mut below = 0;
         m.frame_hist = FRAME_HIST_EDGES_US
             .iter()
-            .enumerate()
-            .map(|(band, &le_us)| FrameBucket {
-                le_us,
-                frames: self.bands.iter().map(|slot| slot[band]).sum(),
+            .map(|&le_us| {
+                let upto = f.partition_point(|&v| v <= le_us);
+                let frames = (upto - std::mem::replace(&mut below, upto)) as u64;
+                FrameBucket { le_us, frames }
             })
             .collect();
 
-        m.frames_late = self.late.iter().sum();
-        let g = self.game_frames.merged();
-        m.game_frames = g.count();
-        m.game_fps_avg = fps(g.count() as f64, g.sum() as f64);
-        m.game_fps_1pct_low = fps(1.0, g.mean_of_largest(0.01));
-        m.game_frame_p50_us = g.quantile(0.50);
-        m.game_frame_p99_us = g.quantile(0.99);
+        m.frames_late = self.late.sorted().len() as u64;
+        let g = self.game_frames.sorted();
+        m.game_frames = g.len() as u64;
+        (m.game_fps_avg, m.game_fps_1pct_low) = fps(g);
+        m.game_frame_p50_us = quantile(g, 0.50);
+        m.game_frame_p99_us = quantile(g, 0.99);
 
-        let l = self.input_to_frame.merged();
-        m.input_to_frame_samples = l.count();
-        m.input_to_frame_p50_us = l.quantile(0.50);
-        m.input_to_frame_p99_us = l.quantile(0.99);
+        let l = self.input_to_frame.sorted();
+        m.input_to_frame_samples = l.len() as u64;
+        m.input_to_frame_p50_us = quantile(l, 0.50);
+        m.input_to_frame_p99_us = quantile(l, 0.99);
 
-        self.frames.rotate();
-        self.band_slot = (self.band_slot + 1) % FRAME_WINDOW_S;
-        self.bands[self.band_slot] = [0; BANDS];
-        self.late[self.band_slot] = 0;
-        self.game_frames.rotate();
-        self.input_to_frame.rotate();
-    }
-}
-
-/// Frames per second for `frames` frames that took `total_us`; 0 when there
-/// is no time to divide by.
-fn fps(frames: f64, total_us: f64) -> f64 {
-    if total_us > 0.0 {
-        frames * 1e6 / total_us
-    } else {
-        0.0
+        for w in [
+            &mut self.frames,
+            &mut self.late,
+            &mut self.game_frames,
+            &mut self.input_to_frame,
+        ] {
+            w.rotate();
+        }
     }
 }
 

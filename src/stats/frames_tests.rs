@@ -180,7 +180,7 @@ fn histogram_bands_are_exact_at_their_edges() {
     for _ in 0..FRAME_WINDOW_S {
         filled(&mut t);
     }
-    assert!(t.bands.iter().flatten().all(|&c| c == 0));
+    assert!(t.frames.sorted().is_empty());
     assert_eq!(
         filled(&mut t)
             .frame_hist
@@ -260,4 +260,76 @@ fn latency_percentiles_over_known_samples() {
     assert_eq!(m.input_to_frame_samples, 100);
     assert!((m.input_to_frame_p50_us as f64 - 50_000.0).abs() <= 50_000.0 / 128.0);
     assert!((m.input_to_frame_p99_us as f64 - 99_000.0).abs() <= 99_000.0 / 128.0);
+}
+
+#[test]
+fn small_values_are_exact_at_every_quantile() {
+    let v: Vec<u64> = (1..=100).collect();
+    assert_eq!(quantile(&v, 0.5), 50);
+    assert_eq!(quantile(&v, 0.95), 95);
+    assert_eq!(quantile(&v, 0.99), 99);
+    assert_eq!(quantile(&v, 0.999), 100);
+    assert_eq!(quantile(&v, 1.0), 100);
+    assert_eq!(quantile(&v, 0.001), 1);
+}
+
+#[test]
+fn large_values_are_exact_too() {
+    // 1 ms to 100 ms in 1 ms steps, recorded shuffled by a fixed stride.
+    let mut w = Window::new(1);
+    for i in 0..100u64 {
+        w.record(((i * 37) % 100 + 1) * 1000 + 1);
+    }
+    let v = w.sorted();
+    assert_eq!(quantile(v, 0.5), 50_001);
+    assert_eq!(quantile(v, 0.99), 99_001);
+    assert_eq!(quantile(v, 1.0), 100_001);
+}
+
+#[test]
+fn one_value_is_reported_at_every_quantile() {
+    let v = [16_667; 10];
+    for q in [0.5, 0.99, 0.999] {
+        assert_eq!(quantile(&v, q), 16_667);
+    }
+    let (avg, low) = fps(&v);
+    assert!((avg - 59.998).abs() < 0.001 && (low - 59.998).abs() < 0.001);
+}
+
+#[test]
+fn no_values_report_zero() {
+    assert_eq!(quantile(&[], 0.5), 0);
+    assert_eq!(fps(&[]), (0.0, 0.0));
+}
+
+#[test]
+fn the_1pct_low_is_the_slowest_hundredth_rounded_up() {
+    // 201 frames: the slowest three (⌈2.01⌉) make the 1 % low.
+    let mut v = vec![10_000; 198];
+    v.extend([20_000, 40_000, 60_000]);
+    assert_eq!(fps(&v).1, 3.0 * 1e6 / 120_000.0);
+}
+
+#[test]
+fn huge_values_are_kept_whole() {
+    let v = [10, u64::MAX / 4];
+    assert_eq!(quantile(&v, 1.0), u64::MAX / 4);
+    assert_eq!(quantile(&v, 0.5), 10);
+}
+
+#[test]
+fn window_forgets_slots_older_than_its_length() {
+    let mut w = Window::new(3);
+    w.record(300);
+    w.rotate();
+    w.record(200);
+    w.rotate();
+    w.record(100);
+    assert_eq!(w.sorted(), [100, 200, 300]);
+    w.rotate();
+    // The slot holding 300 is reused.
+    assert_eq!(w.sorted(), [100, 200]);
+    w.rotate();
+    w.rotate();
+    assert!(w.sorted().is_empty());
 }

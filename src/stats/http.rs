@@ -1,18 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //
-// The `--debug-api` HTTP server: a thread accepting on a loopback listener,
-// and a short-lived thread per connection that reads one request head,
-// sends one response and closes. HTTP/1.1 with one request per connection
-// is all two read-only JSON endpoints need, so std::net does it without an
-// async runtime or an HTTP crate; api.rs says what is answered.
-//
-// Bounds, so no client can take the server from the others:
-// - at most `max_connections` open; a new connection beyond that closes the
-//   oldest, so a flood of idle connections cannot lock out a real request;
-// - a request head of at most `max_request_bytes` (431 beyond);
-// - `timeout` from accept to close, whatever the client does.
-// The metrics body is serialized once per snapshot and shared by every
-// response that sends it.
+// The `--debug-api` server (api.rs says what it answers): HTTP/1.1, one
+// request per connection, on a loopback port. Two read-only endpoints do
+// not earn an HTTP crate or an async runtime: a thread accepts, a thread
+// per connection answers. Bounds, so no client can take the server from
+// the others: at most `max_connections` open (a new one closes the oldest,
+// so a flood of idle connections cannot lock out a real request), a request
+// head of at most `max_request_bytes` (431 beyond), `timeout` from accept
+// to close. The metrics body is serialized once per snapshot and shared.
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -23,11 +18,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use log::warn;
 
-use super::api::{self, Request, Response, Route, Status};
-use super::metrics::Metrics;
-use super::publisher::Publisher;
+use super::api::{health, parse, Response, Route, Status};
+use super::{lock, Metrics, Publisher};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -94,10 +87,8 @@ pub fn start_debug_api(
     limits: Limits,
 ) -> Result<DebugApi> {
     if !addr.ip().is_loopback() {
-        bail!(
-            "the debug API listens on a loopback address only, not {}",
-            addr.ip()
-        );
+        let ip = addr.ip();
+        bail!("the debug API listens on a loopback address only, not {ip}");
     }
     let listener = TcpListener::bind(addr).map_err(|e| match e.kind() {
         io::ErrorKind::AddrInUse => anyhow::anyhow!(
@@ -112,8 +103,8 @@ pub fn start_debug_api(
     let shared = Arc::new(Shared {
         publisher,
         limits,
-        open: Mutex::new(VecDeque::new()),
-        cache: Mutex::new(None),
+        open: Mutex::default(),
+        cache: Mutex::default(),
     });
     let stopping = Arc::clone(&stop);
     let thread = std::thread::Builder::new()
@@ -129,40 +120,35 @@ pub fn start_debug_api(
 
 fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, stop: &AtomicBool) {
     for id in 0u64.. {
-        let stream = listener.accept().map(|(s, _)| s);
+        let accepted = listener.accept().and_then(|(s, _)| Ok((s.try_clone()?, s)));
         if stop.load(Ordering::Acquire) {
             return;
         }
-        let Ok((stream, watched)) = stream.and_then(|s| Ok((s.try_clone()?, s))) else {
+        let Ok((stream, watched)) = accepted else {
             // A connection reset before we took it, or no fds left for
             // now: try again shortly.
             std::thread::sleep(Duration::from_millis(10));
             continue;
         };
-        {
-            let mut open = shared.open.lock().unwrap_or_else(|e| e.into_inner());
-            while open.len() >= shared.limits.max_connections.max(1) {
-                if let Some((_, oldest)) = open.pop_front() {
-                    let _ = oldest.shutdown(Shutdown::Both);
-                }
+        let mut open = lock(&shared.open);
+        while open.len() >= shared.limits.max_connections.max(1) {
+            if let Some((_, oldest)) = open.pop_front() {
+                let _ = oldest.shutdown(Shutdown::Both);
             }
-            open.push_back((id, watched));
         }
-        let shared_conn = Arc::clone(shared);
+        open.push_back((id, watched));
+        drop(open);
+        let forget = move |s: &Shared| lock(&s.open).retain(|(i, _)| *i != id);
+        let conn = Arc::clone(shared);
         let spawned = std::thread::Builder::new()
             .name("debug-api-conn".into())
             .spawn(move || {
-                serve(stream, &shared_conn);
-                let mut open = shared_conn.open.lock().unwrap_or_else(|e| e.into_inner());
-                open.retain(|(i, _)| *i != id);
+                serve(stream, &conn);
+                forget(&conn);
             });
         if let Err(e) = spawned {
-            warn!("debug API: no thread for a connection: {e}");
-            shared
-                .open
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .retain(|(i, _)| *i != id);
+            log::warn!("debug API: no thread for a connection: {e}");
+            forget(shared);
         }
     }
 }
@@ -233,29 +219,26 @@ fn read_head(stream: &mut TcpStream, max: usize, deadline: Instant) -> io::Resul
 }
 
 fn respond(head: &[u8], shared: &Shared) -> Response {
-    let Request { route, head_only } = match api::parse(head) {
+    let req = match parse(head) {
         Ok(r) => r,
         Err((status, why)) => return Response::refusal(status, why),
     };
-    let publisher = &shared.publisher;
-    let latest = publisher.latest();
-    match route {
-        Route::Health => api::health(&latest, publisher.age(), head_only),
-        Route::Metrics => {
-            let mut cache = shared.cache.lock().unwrap_or_else(|e| e.into_inner());
-            let body = match cache.as_ref() {
-                Some((m, body)) if Arc::ptr_eq(m, &latest) => Arc::clone(body),
-                _ => {
-                    let Ok(mut json) = serde_json::to_vec(latest.as_ref()) else {
-                        return Response::refusal(Status::UNAVAILABLE, "serialization failed");
-                    };
-                    json.push(b'\n');
-                    let body: Arc<[u8]> = Arc::from(json);
-                    *cache = Some((latest, Arc::clone(&body)));
-                    body
-                }
-            };
-            Response::new(Status::OK, body, head_only)
-        }
+    let latest = shared.publisher.latest();
+    if req.route == Route::Health {
+        return health(&latest, shared.publisher.age(), req.head_only);
     }
+    let mut cache = lock(&shared.cache);
+    let body = match cache.as_ref() {
+        Some((m, body)) if Arc::ptr_eq(m, &latest) => Arc::clone(body),
+        _ => {
+            let Ok(mut json) = serde_json::to_vec(latest.as_ref()) else {
+                return Response::refusal(Status::UNAVAILABLE, "serialization failed");
+            };
+            json.push(b'\n');
+            let body: Arc<[u8]> = json.into();
+            *cache = Some((latest, Arc::clone(&body)));
+            body
+        }
+    };
+    Response::new(Status::OK, body, req.head_only)
 }

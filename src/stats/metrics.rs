@@ -1,22 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //
-// The metrics snapshot: one value the event loop fills and publishes once a
-// second, and that every view reads (the scx_stats socket, the debug API,
-// `--stats`, `--monitor`). The `stat(desc)` attributes are the one
-// description of each metric: `--help-stats` prints them and scx tools read
-// them from the socket's metadata.
-//
-// Shapes are those scx_stats can describe: numbers, strings, `Vec`s and
-// `BTreeMap`s of them or of structs. Rows that have a natural name (a class,
-// a dispatch path, a ring, a channel) are maps keyed by that name, which is
-// also how scxstats_to_openmetrics turns rows into labelled series
-// (`_om_label`). The processes are lists of structs: they have no numbers
-// for a metrics tool to chart.
+// The metrics snapshot every view reads. The `stat(desc)` attributes are
+// the one description of each metric: `--help-stats` prints them and scx
+// tools read them from the socket's metadata. Rows with a natural name (a
+// class, a dispatch path, a ring, a channel) are maps keyed by it, which
+// scxstats_to_openmetrics turns into labelled series (`_om_label`).
 
 use std::collections::BTreeMap;
 
 use scx_stats::prelude::*;
-use scx_stats_derive::{stat_doc, Stats};
+use scx_stats_derive::Stats;
 use serde::{Deserialize, Serialize};
 
 /// What the socket's metadata carries so that a client can tell scx_gamer
@@ -39,7 +32,6 @@ pub const FRAME_HIST_EDGES_US: [u64; 10] = [
     u64::MAX,
 ];
 
-#[stat_doc]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, Stats)]
 #[serde(default)]
 #[stat(
@@ -137,7 +129,6 @@ pub struct Metrics {
     pub audio_servers: Vec<AudioServer>,
 }
 
-#[stat_doc]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, Stats)]
 #[serde(default)]
 #[stat(desc = "One thread class", _om_prefix = "class_", _om_label = "class")]
@@ -164,7 +155,6 @@ pub struct ClassMetrics {
     pub runq_waits_per_s: f64,
 }
 
-#[stat_doc]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, Stats)]
 #[serde(default)]
 #[stat(
@@ -179,7 +169,6 @@ pub struct DispatchMetrics {
     pub per_s: f64,
 }
 
-#[stat_doc]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, Stats)]
 #[serde(default)]
 #[stat(
@@ -198,7 +187,6 @@ pub struct RingMetrics {
     pub drops_per_s: f64,
 }
 
-#[stat_doc]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, Stats)]
 #[serde(default)]
 #[stat(
@@ -217,7 +205,6 @@ pub struct ChannelMetrics {
     pub dropped_per_s: f64,
 }
 
-#[stat_doc]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, Stats)]
 #[serde(default)]
 #[stat(desc = "One band of the frame-time histogram")]
@@ -228,7 +215,6 @@ pub struct FrameBucket {
     pub frames: u64,
 }
 
-#[stat_doc]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, Stats)]
 #[serde(default)]
 #[stat(desc = "A process treated as the game")]
@@ -239,7 +225,6 @@ pub struct GameProcess {
     pub comm: String,
 }
 
-#[stat_doc]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, Stats)]
 #[serde(default)]
 #[stat(desc = "A running audio server")]

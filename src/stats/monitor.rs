@@ -26,8 +26,8 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::termios::{self, SetArg, Termios};
 
 use super::block::{format_block, Figures};
-use super::frame_csv::FrameSelection;
 use super::frame_log::FrameLog;
+use super::frame_log::FrameSelection;
 use super::metrics::Metrics;
 use super::render::render;
 use super::socket::MonitorClient;

@@ -4,8 +4,6 @@
 // since start); every per-second figure is derived here from two
 // consecutive snapshots, in one place, so no view computes it differently.
 
-use std::collections::BTreeMap;
-
 use super::metrics::Metrics;
 
 /// Per-second rate of a counter that went from `prev` to `cur` in
@@ -26,45 +24,32 @@ pub fn cpu_percent(prev_ns: u64, cur_ns: u64, interval_ms: u64) -> f64 {
     per_second(prev_ns, cur_ns, interval_ms) / 1e9 * 100.0
 }
 
-/// The value of `key` in the previous snapshot's map, if it had the row.
-fn prev_of<'a, T>(map: &'a BTreeMap<String, T>, key: &str, zero: &'a T) -> &'a T {
-    map.get(key).unwrap_or(zero)
-}
-
 /// Set `cur.interval_ms` and every rate in `cur` from the totals in `prev`
 /// and `cur`. A row new in `cur` counts from zero.
 pub fn fill_rates(prev: &Metrics, cur: &mut Metrics) {
     let dt = cur.uptime_ms.saturating_sub(prev.uptime_ms);
     cur.interval_ms = dt;
-    cur.game_cross_llc_migrations_per_s = per_second(
+    let rate = |p, c| per_second(p, c, dt);
+    cur.game_cross_llc_migrations_per_s = rate(
         prev.game_cross_llc_migrations,
         cur.game_cross_llc_migrations,
-        dt,
     );
-
-    let zero = Default::default();
-    for (name, c) in cur.classes.iter_mut() {
-        let p = prev_of(&prev.classes, name, &zero);
+    for (name, c) in &mut cur.classes {
+        let p = prev.classes.get(name).cloned().unwrap_or_default();
         c.cpu_pct = cpu_percent(p.cpu_ns, c.cpu_ns, dt);
-        c.wakeups_per_s = per_second(p.wakeups, c.wakeups, dt);
-        c.runq_waits_per_s = per_second(p.runq_waits, c.runq_waits, dt);
+        c.wakeups_per_s = rate(p.wakeups, c.wakeups);
+        c.runq_waits_per_s = rate(p.runq_waits, c.runq_waits);
     }
-    let zero = Default::default();
-    for (name, d) in cur.dispatches.iter_mut() {
-        let p = prev_of(&prev.dispatches, name, &zero);
-        d.per_s = per_second(p.count, d.count, dt);
+    for (name, d) in &mut cur.dispatches {
+        d.per_s = rate(prev.dispatches.get(name).map_or(0, |p| p.count), d.count);
     }
-    let zero = Default::default();
-    for (name, r) in cur.rings.iter_mut() {
-        let p = prev_of(&prev.rings, name, &zero);
-        r.events_per_s = per_second(p.events, r.events, dt);
-        r.drops_per_s = per_second(p.drops, r.drops, dt);
+    for (name, r) in &mut cur.rings {
+        let p = prev.rings.get(name).cloned().unwrap_or_default();
+        (r.events_per_s, r.drops_per_s) = (rate(p.events, r.events), rate(p.drops, r.drops));
     }
-    let zero = Default::default();
-    for (name, ch) in cur.channels.iter_mut() {
-        let p = prev_of(&prev.channels, name, &zero);
-        ch.sent_per_s = per_second(p.sent, ch.sent, dt);
-        ch.dropped_per_s = per_second(p.dropped, ch.dropped, dt);
+    for (name, ch) in &mut cur.channels {
+        let p = prev.channels.get(name).cloned().unwrap_or_default();
+        (ch.sent_per_s, ch.dropped_per_s) = (rate(p.sent, ch.sent), rate(p.dropped, ch.dropped));
     }
 }
 

@@ -12,7 +12,7 @@
 use std::fmt::Write;
 
 use super::metrics::Metrics;
-use super::text::{band_label, clean, clip, compact, ms, ordered, uptime};
+use super::text::{band_label, clean, clip, compact, ms, ordered, procs, uptime};
 use crate::classes::CLASS_NAMES;
 use crate::names::{RING_NAMES, STAT_NAMES};
 
@@ -57,24 +57,17 @@ fn header(m: &Metrics, width: usize, out: &mut Vec<String>) {
     } else {
         out.push(left);
     }
-    let list = |v: Vec<String>| {
-        if v.is_empty() {
-            "none".to_string()
-        } else {
-            v.join(", ")
-        }
-    };
-    let games = m
-        .games
-        .iter()
-        .map(|g| format!("{} ({})", clean(&g.comm), g.tgid))
-        .collect();
-    let audio = m
-        .audio_servers
-        .iter()
-        .map(|a| format!("{} ({})", clean(&a.kind), a.tgid))
-        .collect();
-    out.push(format!("game: {}    audio: {}", list(games), list(audio)));
+    let games = procs(
+        &m.games,
+        |g| format!("{} ({})", clean(&g.comm), g.tgid),
+        ", ",
+    );
+    let audio = procs(
+        &m.audio_servers,
+        |a| format!("{} ({})", clean(&a.kind), a.tgid),
+        ", ",
+    );
+    out.push(format!("game: {games}    audio: {audio}"));
 }
 
 fn frames(m: &Metrics, width: usize, out: &mut Vec<String>) {

@@ -6,6 +6,14 @@
 
 use std::collections::BTreeMap;
 
+/// `items` shown by `show` and joined by `sep`, or "none".
+pub fn procs<T>(items: &[T], show: impl Fn(&T) -> String, sep: &str) -> String {
+    if items.is_empty() {
+        return "none".to_string();
+    }
+    items.iter().map(show).collect::<Vec<_>>().join(sep)
+}
+
 /// `s` with everything but printable ASCII replaced by '?'. Process names
 /// come from whoever started the process; printed raw, an escape sequence
 /// in one would drive the reader's terminal.
