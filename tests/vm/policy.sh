@@ -24,12 +24,8 @@ modprobe evdev && modprobe uinput || fail "modprobe failed"
 # CPU hogs with a name of their own: a copy of yes(1).
 cp /usr/bin/yes "$VM_WORK"/hog
 
-# The game: a shell that runs each command line written to its fifo as its
-# child, so everything it starts is the game (--game-pid covers children).
-mkfifo "$VM_WORK"/game.fifo
-bash -c 'while read -r cmd <"$0"; do eval "$cmd" & done' "$VM_WORK"/game.fifo &
-game=$!
-in_game() { echo "$*" >"$VM_WORK"/game.fifo; }
+start_game_shell
+game=$GAME_PID
 
 start_scheduler "$log" --game-pid "$game" --game-idle-ms 200
 wait_attached "$SCHED_PID"
