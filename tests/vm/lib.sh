@@ -101,6 +101,21 @@ in_game() {
 		fail "the game shell (pid $GAME_PID) took no command in 10 s"
 }
 
+# Wait until COUNT (default 1) processes are named NAME: a helper that
+# names itself (probe.py) has started its loop. A phase timed from the
+# command that starts one measured only part of it on a busy host: Python
+# starts slowly even on the instruction-count clock (the guest reads the
+# host's root through virtiofs, and its clock skips ahead while it waits).
+wait_comm() {
+	local name=$1 count=${2:-1} n
+	for _ in $(seq 1 300); do
+		n=$(pgrep -xc "$name" || true)
+		[ "$n" -lt "$count" ] || return 0
+		sleep 0.1
+	done
+	fail "$n of $count processes named $name running after 30 s"
+}
+
 # Stop scx_gamer with SIGINT and require exit code 0.
 stop_scheduler() {
 	local log=$1 rc=0
