@@ -6,10 +6,10 @@
 #  - demotion: CPU hogs run longer slices while a game runs, and not without;
 #  - preemption: a game thread's wakeups, every CPU busy with hogs, run
 #    within PREEMPT_MED_US (median) and one hog slice (all), where without
-#    preemption they wait for a hog's slice to end (milliseconds); and the
-#    same median among short tasks (no hogs) whose deadlines are earlier
-#    than the game thread's, where a kick that needs a later deadline
-#    leaves it waiting for one of them to sleep;
+#    preemption they wait for a hog's slice to end (milliseconds); and
+#    within SHORT_MED_US (median) among short tasks (no hogs) whose
+#    deadlines are earlier than the game thread's, where a kick that needs
+#    a later deadline leaves it waiting for one of them to sleep;
 #  - wake chains: the input class a thread inherits from the input reader
 #    that wakes it counts on that very wakeup (a fresh chain each time), and
 #    is gone once the chain window has passed (its timer wakeups are plain);
@@ -18,6 +18,10 @@ dmesg -C
 helpers=$(dirname "$0")/helpers
 log="$VM_WORK"/sched.log
 PREEMPT_MED_US=500
+# The median of the game thread's waits among short tasks: 51-53 us in 9
+# boots with the kick, 356 and 978 us in two boots of the rule that needed
+# the victim's deadline to be later than the waker's.
+SHORT_MED_US=150
 
 modprobe evdev && modprobe uinput || fail "modprobe failed"
 
@@ -117,14 +121,12 @@ check '[ "$plain_us" -lt 9000 ]' "hogs run plain slices with no game ($plain_us 
 check '[ "$game_us" -ge $((plain_us * 5 / 4)) ]' \
 	"hogs run longer slices while a game runs ($game_us us, at least 1.25 x $plain_us)"
 # The median is the signal (about 50 us with preemption, a large part of a
-# hog's slice without); the longest wait moves between boots (1.1-6.4 ms
+# hog's slice without); the longest wait moves between boots (1.2-9.6 ms
 # seen), so it is held only below one whole hog slice.
 check '[ "$n" -ge 20 ] && [ "$med" -le "$PREEMPT_MED_US" ] && [ "$max" -lt "$game_us" ]' \
 	"game wakeups with every CPU busy run at once (n=$n, median ${med} us <= $PREEMPT_MED_US, max ${max} us under a hog's ${game_us} us slice)"
-# Median 69 us with the kick, 956 us with the old rule that needed the
-# victim's deadline to be later than the waker's (one boot each).
-check '[ "$sn" -ge 200 ] && [ "$smed" -le "$PREEMPT_MED_US" ]' \
-	"game wakeups among short tasks of earlier deadline run at once (n=$sn, median ${smed} us <= $PREEMPT_MED_US)"
+check '[ "$sn" -ge 200 ] && [ "$smed" -le "$SHORT_MED_US" ]' \
+	"game wakeups among short tasks of earlier deadline run at once (n=$sn, median ${smed} us <= $SHORT_MED_US)"
 # The chain wakeups' median moves between boots (72-609 us seen on this
 # clock, the timer wakeups' 1781-4795 us), so the bounds leave room for
 # that; with the class not inherited, both kinds of wakeup wait alike.
