@@ -136,6 +136,28 @@ plot_frames_unit_tests() {
 	return "${PIPESTATUS[0]}"
 }
 check "frame-log plot: a point per frame, a histogram holding them all" plot_frames_unit_tests
+# The VM tests' game shell (tests/vm/lib.sh) takes every command in_game
+# gives it, even after a writer that held its fifo open a moment past its
+# line: one that opened its fifo anew per line saw end of file there and
+# exited, and the next in_game waited forever (tests/vm/policy.sh hung).
+game_shell_survives_a_slow_writer() {
+	local work rc=0
+	work=$(mktemp -d)
+	(
+		VM_WORK=$work SCX_GAMER_SRC=$src
+		. "$src/tests/vm/lib.sh"
+		start_game_shell
+		trap 'kill "$GAME_PID" 2>/dev/null' EXIT
+		{ echo "echo one >>'$work/ran'"; sleep 0.5; } >"$GAME_FIFO"
+		sleep 0.3
+		in_game "echo two >>'$work/ran'"
+		sleep 0.3
+		[ "$(cat "$work/ran")" = "$(printf 'one\ntwo')" ]
+	) || rc=$?
+	rm -rf "$work"
+	return "$rc"
+}
+check "the VM tests' game shell outlives a writer that holds its fifo" game_shell_survives_a_slow_writer
 if [ -d /sys/kernel/sched_ext ]; then
 	echo "note: this kernel has sched_ext; its refusal path is covered by the unit tests only"
 else

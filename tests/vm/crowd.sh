@@ -23,14 +23,13 @@ MAX_WAIT_US=500000
 
 mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug || true
 
-mkfifo "$VM_WORK"/game.fifo
-bash -c 'while read -r cmd <"$0"; do eval "$cmd" & done' "$VM_WORK"/game.fifo &
-game=$!
+start_game_shell
+game=$GAME_PID
 
 start_scheduler "$log" --game-pid "$game" --game-idle-ms 200 --stats 2
 wait_attached "$SCHED_PID"
 
-echo "exec /usr/bin/python3 $helpers/probe.py cgame 16 2000 600" >"$VM_WORK"/game.fifo
+in_game "exec /usr/bin/python3 $helpers/probe.py cgame 16 2000 600"
 cp /usr/bin/yes "$VM_WORK"/hog
 "$VM_WORK"/hog >/dev/null &
 hog1=$!

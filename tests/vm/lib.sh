@@ -79,6 +79,43 @@ start_scheduler() {
 	SCHED_PID=$!
 }
 
+# The game: a shell that runs each command line in_game gives it as its
+# child, so that everything it starts is the game (--game-pid covers
+# children); its pid in GAME_PID. It holds its fifo open for reading and
+# writing the whole time. Reopened for each line, a read could open the
+# fifo while in_game's writer, its line written, had not closed it yet,
+# and see end of file at that close: the shell exited, and the next
+# in_game blocked forever opening a fifo that had no reader.
+start_game_shell() {
+	GAME_FIFO=$VM_WORK/game.fifo
+	mkfifo "$GAME_FIFO"
+	bash -c 'exec 3<>"$0"; while read -r cmd <&3; do eval "$cmd" 3<&- & done' "$GAME_FIFO" &
+	GAME_PID=$!
+}
+
+# Have the game shell run the command line given; fails, rather than
+# hanging, when the shell is gone.
+in_game() {
+	kill -0 "$GAME_PID" 2>/dev/null || fail "the game shell (pid $GAME_PID) is gone"
+	timeout 10 bash -c 'echo "$1" >"$2"' in_game "$*" "$GAME_FIFO" ||
+		fail "the game shell (pid $GAME_PID) took no command in 10 s"
+}
+
+# Wait until COUNT (default 1) processes are named NAME: a helper that
+# names itself (probe.py) has started its loop. A phase timed from the
+# command that starts one measured only part of it on a busy host: Python
+# starts slowly even on the instruction-count clock (the guest reads the
+# host's root through virtiofs, and its clock skips ahead while it waits).
+wait_comm() {
+	local name=$1 count=${2:-1} n
+	for _ in $(seq 1 300); do
+		n=$(pgrep -xc "$name" || true)
+		[ "$n" -lt "$count" ] || return 0
+		sleep 0.1
+	done
+	fail "$n of $count processes named $name running after 30 s"
+}
+
 # Stop scx_gamer with SIGINT and require exit code 0.
 stop_scheduler() {
 	local log=$1 rc=0
