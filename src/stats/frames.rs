@@ -57,6 +57,11 @@ impl Window {
         self.slots[self.cur].clear();
     }
 
+    /// How many values the window holds.
+    pub fn len(&self) -> usize {
+        self.slots.iter().map(Vec::len).sum()
+    }
+
     /// Every value in the window, smallest first.
     pub fn sorted(&mut self) -> &[u64] {
         self.sorted.clear();
@@ -229,7 +234,7 @@ impl FrameTracker {
             })
             .collect();
 
-        m.frames_late = self.late.sorted().len() as u64;
+        m.frames_late = self.late.len() as u64;
         let g = self.game_frames.sorted();
         m.game_frames = g.len() as u64;
         (m.game_fps_avg, m.game_fps_1pct_low) = fps(g);
