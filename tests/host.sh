@@ -129,6 +129,17 @@ bench_compare_unit_tests() {
 	return "${PIPESTATUS[0]}"
 }
 check "benchmark comparison: a moved median or a swapped ranking fails" bench_compare_unit_tests
+# The profiler refuses a layout it cannot boot, and a flag it does not
+# know, with exit 2 and the reason, before it builds or boots anything.
+profile_refuses_bad_input() {
+	local rc=0 out
+	out=$("$src/bench/profile.sh" --cpus 3 --llcs 2 2>&1) || rc=$?
+	[ "$rc" -eq 2 ] && grep -q "does not split" <<<"$out" || { echo "rc $rc: $out"; return 1; }
+	rc=0
+	out=$("$src/bench/profile.sh" --bogus 2>&1) || rc=$?
+	[ "$rc" -eq 2 ] && grep -q "unknown option '--bogus'" <<<"$out" || { echo "rc $rc: $out"; return 1; }
+}
+check "bench/profile.sh refuses bad input before booting" profile_refuses_bad_input
 # The frame-log plot: every frame drawn, ours and MangoHud's logs read, a
 # file that is no log refused.
 plot_frames_unit_tests() {

@@ -22,10 +22,15 @@ enum gamer_consts {
 	/* Critical tasks' queue, served first (policy.bpf.c says when not). */
 	CRITICAL_DSQ		= 1,
 	/*
-	 * Tasks that waited too long, moved there out of turn, and critical
-	 * tasks an RT task displaced: served before both.
+	 * Other tasks that waited too long, moved there out of turn: served
+	 * after the critical queue and before the shared one (policy.bpf.c).
 	 */
 	AGED_DSQ		= 2,
+	/*
+	 * Critical tasks an RT task displaced, and critical tasks that waited
+	 * too long: served before every other queue.
+	 */
+	FIRST_DSQ		= 3,
 	/* Length of a task's comm, as in the kernel. */
 	GAMER_COMM_LEN		= 16,
 	/* How many processes each TGID map (game, compositor, audio) holds. */

@@ -203,7 +203,7 @@ static bool enqueue_on_idle_cpu(struct task_struct *p, u64 enq_flags)
  * @p was waiting on, or running on, a CPU that a higher class (RT, deadline)
  * has just taken, and gamer_cpu_release sent it back (the kernel had put a
  * task that still had slice left at the head of that CPU's queue). A
- * critical one, a game or audio thread, goes to the front: AGED_DSQ, which
+ * critical one, a game or audio thread, goes to the front: FIRST_DSQ, which
  * every CPU serves first, with only the slice it had left, so the first CPU
  * that frees up, the RT task's own when its run ends or another, runs it
  * next; and it may take a CPU from a later deadline as a wakeup would. On
@@ -225,7 +225,7 @@ static bool enqueue_displaced(struct task_struct *p, struct task_ctx *tctx, u64 
 	} else {
 		/* The deadline is what preempt_for weighs a victim's against. */
 		task_deadline(tctx, vtime_now);
-		scx_bpf_dsq_insert(p, AGED_DSQ, slice, enq_flags);
+		scx_bpf_dsq_insert(p, FIRST_DSQ, slice, enq_flags);
 		preempt_for(p, tctx);
 	}
 	stat_inc(GSTAT_DISPLACED);
@@ -422,7 +422,9 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(gamer_init)
 
 	if (!ret)
 		ret = scx_bpf_create_dsq(CRITICAL_DSQ, -1);
-	return ret ? ret : scx_bpf_create_dsq(AGED_DSQ, -1);
+	if (!ret)
+		ret = scx_bpf_create_dsq(AGED_DSQ, -1);
+	return ret ? ret : scx_bpf_create_dsq(FIRST_DSQ, -1);
 }
 
 void BPF_STRUCT_OPS(gamer_exit, struct scx_exit_info *ei)

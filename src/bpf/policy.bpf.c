@@ -10,29 +10,37 @@
  * message storm) fairness itself sinks the game, because the frame chain uses
  * far more CPU than any one task of the crowd and so falls behind all of them
  * in virtual time. A thread that holds a class but runs whole slices (a
- * slice of real CPU time since it woke, or per wakeup on average, whatever
- * its nice level) is treated as a hog and waits on the shared queue like
- * anything else, so no class is a licence to take the CPUs. Kernel threads
+ * slice of real CPU time per wakeup on average, or the lag bound since it
+ * woke, whatever its nice level) is treated as a hog and waits on the
+ * shared queue like anything else, so no class is a licence to take the
+ * CPUs. Kernel threads
  * that are not hogs (rcu, kswapd, unbound kworkers) wait on the critical
  * queue too, so the kernel's own work never queues behind every critical
  * task; they are not a reason to preempt.
  *
- * Starvation guards. On each CPU, when it has not served the shared queue
- * for starve_ns while critical tasks keep coming, it takes a shared task
- * first, so the guard's share grows with the number of CPUs. And deadlines
+ * Starvation guards. On each CPU, when it has not served the shared side
+ * for starve_ns while critical tasks keep coming, it takes a task of
+ * AGED_DSQ or SHARED_DSQ first, so the guard's share grows with the number
+ * of CPUs. And deadlines
  * alone bound a wait only in virtual time: a nice-19 task that ran one slice
  * is far ahead in virtual time, and with a hundred runnable tasks on one CPU
  * it would wait tens of seconds of real time (a soak showed khugepaged,
  * preempted inside an RCU read section, waiting long enough for the kernel
  * to report an RCU stall). So AGED_SCANS times per max_wait_ns one CPU looks
  * through both queues and moves every task that has waited over half of
- * max_wait_ns onto AGED_DSQ, which every CPU serves first, in the order
- * found, with a short slice. A task's wait counts from its wakeup or from
- * when it last ran; a requeue that is neither (a renice, an affinity change,
- * a cgroup move) keeps the wait it had. The bound holds while the CPUs can
- * run every waiting task once in the other half: about (runnable tasks per
- * CPU) x the tick (sched_ext has no hrtick, so a short slice ends at the
- * next tick) under max_wait_ns / 2; docs/tuning.md has what was measured.
+ * max_wait_ns out of turn, in the order found, with a short slice: a
+ * critical one onto FIRST_DSQ, which every CPU serves first, and any other
+ * onto AGED_DSQ, served after the critical queue and before the shared
+ * one. Not before the critical queue: on 8 CPUs under hackbench the plain
+ * tasks routinely wait that long, and batches of them served first
+ * doubled a game's missed frames (docs/benchmarks.md); the guard's turn
+ * still reaches them while critical work keeps every CPU busy. A task's
+ * wait counts from its wakeup or from when it last ran; a requeue that is
+ * neither (a renice, an affinity change, a cgroup move) keeps the wait it
+ * had. The bound holds while the CPUs can run every waiting task once in
+ * the other half: about (runnable tasks per CPU) x the tick (sched_ext has
+ * no hrtick, so a short slice ends at the next tick) under max_wait_ns / 2;
+ * docs/tuning.md has what was measured.
  *
  * Deadlines. Within each queue a task's deadline is its vruntime, plus the
  * weighted CPU time it has used since it last woke, plus an offset for its
@@ -64,7 +72,7 @@
  * is queued and no CPU is idle, it looks at a few CPUs (its previous one and
  * PREEMPT_SAMPLE - 1 from a random start, so the cost does not grow with the
  * machine) and kicks the one running the non-critical task with the latest
- * deadline, if no other waker has kicked that CPU since it last switched
+ * deadline, if no other waker has kicked that CPU since it last dispatched
  * tasks and that task is no kernel thread (it may hold a lock the waker
  * needs). The critical task then gets a CPU now rather than at the next
  * tick. Deadlines choose the victim but are no condition for the kick: the
@@ -115,7 +123,12 @@ struct cpu_ctx {
 	u64 shared_served_ns;
 	/* Whether that task is critical or a kernel thread: never preempted. */
 	bool running_critical, running_kthread;
-	/* A waker kicked this CPU and it has not switched tasks since. */
+	/*
+	 * A waker kicked this CPU and it has not dispatched since. Cleared on
+	 * dispatch, not only on a switch: a kicked CPU that finds the waker
+	 * taken by another keeps its task without a switch, and would stay
+	 * out of every later waker's choice until that task's slice ended.
+	 */
 	u32 kicked;
 };
 
@@ -164,12 +177,19 @@ static bool task_is_hog(const struct task_ctx *tctx)
 
 /*
  * Holds a critical class, or is a kernel thread, and does not burn whole
- * slices: waits on CRITICAL_DSQ.
+ * slices: waits on CRITICAL_DSQ. Burning them here means a slice per
+ * wakeup on average, or slice_lag_ns since it last woke: not one slice
+ * since it woke, as for task_is_hog. A frame chain that falls behind runs
+ * several frames back to back without sleeping; demoted for that, its
+ * submit thread waited 200 to 330 ms on the shared queue behind
+ * hackbench's 640 tasks on 8 CPUs, and the game's input reached a frame
+ * half a second late (docs/benchmarks.md). A thread that never sleeps is
+ * still demoted, after slice_lag_ns.
  */
 __hidden bool task_is_critical(const struct task_ctx *tctx)
 {
 	return !policy_off && ((tctx->class_mask & CRITICAL_CLASSES) || tctx->kthread) &&
-	       !task_is_hog(tctx);
+	       tctx->avg_runtime < slice_ns && tctx->awake_ns < slice_lag_ns;
 }
 
 /* Whether a game thread ran lately. */
@@ -308,10 +328,10 @@ static struct cpu_ctx *this_cpu_ctx(void)
 }
 
 /*
- * Move every task of @dsq that has waited over half of max_wait_ns to
- * AGED_DSQ, with a short slice so that the batch drains quickly.
+ * Move every task of @dsq that has waited over half of max_wait_ns to @to,
+ * with a short slice so that the batch drains quickly.
  */
-static void collect_aged(u64 dsq, u64 now)
+static void collect_aged(u64 dsq, u64 to, u64 now)
 {
 	struct task_struct *p;
 
@@ -322,38 +342,45 @@ static void collect_aged(u64 dsq, u64 now)
 		    time_since(now, tctx->runnable_at) <= max_wait_ns / 2)
 			continue;
 		scx_bpf_dsq_move_set_slice(BPF_FOR_EACH_ITER, slice_ns / 4);
-		if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, p, AGED_DSQ, 0))
+		if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, p, to, 0))
 			stat_inc(GSTAT_AGED);
 	}
 }
 
 /*
- * Move the next task to @cpu: one that waited too long, if any; then
- * critical first, unless this CPU has not served the shared queue for
- * starve_ns. False when every queue is empty.
+ * Move the next task to @cpu: a displaced or long-waiting critical one, if
+ * any; then critical ones, unless this CPU has not served the shared side
+ * for starve_ns; then one that waited too long; then a shared one. False
+ * when every queue is empty.
  */
 __hidden bool dispatch_queued(s32 cpu)
 {
 	struct cpu_ctx *cctx = this_cpu_ctx();
 	u64 now = bpf_ktime_get_ns(), last = aged_scan_ns;
 
+	/* Whatever a kick asked of this CPU, it is answered here. */
+	if (cctx)
+		cctx->kicked = 0;
 	/* One CPU at a time looks, AGED_SCANS times per bound. */
 	if (time_since(now, last) > max_wait_ns / AGED_SCANS &&
 	    __sync_val_compare_and_swap(&aged_scan_ns, last, now) == last) {
-		collect_aged(SHARED_DSQ, now);
-		collect_aged(CRITICAL_DSQ, now);
+		collect_aged(SHARED_DSQ, AGED_DSQ, now);
+		collect_aged(CRITICAL_DSQ, FIRST_DSQ, now);
 	}
-	if (scx_bpf_dsq_move_to_local(AGED_DSQ, 0))
+	if (scx_bpf_dsq_move_to_local(FIRST_DSQ, 0))
 		return true;
 
 	if (!cctx)
 		return scx_bpf_dsq_move_to_local(CRITICAL_DSQ, 0) ||
+		       scx_bpf_dsq_move_to_local(AGED_DSQ, 0) ||
 		       scx_bpf_dsq_move_to_local(SHARED_DSQ, 0);
 
-	if (!scx_bpf_dsq_nr_queued(SHARED_DSQ)) {
+	if (!scx_bpf_dsq_nr_queued(SHARED_DSQ) && !scx_bpf_dsq_nr_queued(AGED_DSQ)) {
 		cctx->shared_served_ns = now;
 	} else if (time_since(now, cctx->shared_served_ns) > starve_ns &&
-		   scx_bpf_dsq_nr_queued(CRITICAL_DSQ) && scx_bpf_dsq_move_to_local(SHARED_DSQ, 0)) {
+		   scx_bpf_dsq_nr_queued(CRITICAL_DSQ) &&
+		   (scx_bpf_dsq_move_to_local(AGED_DSQ, 0) ||
+		    scx_bpf_dsq_move_to_local(SHARED_DSQ, 0))) {
 		cctx->shared_served_ns = now;
 		stat_inc(GSTAT_STARVE_GUARD);
 		return true;
@@ -361,7 +388,7 @@ __hidden bool dispatch_queued(s32 cpu)
 
 	if (scx_bpf_dsq_move_to_local(CRITICAL_DSQ, 0))
 		return true;
-	if (scx_bpf_dsq_move_to_local(SHARED_DSQ, 0)) {
+	if (scx_bpf_dsq_move_to_local(AGED_DSQ, 0) || scx_bpf_dsq_move_to_local(SHARED_DSQ, 0)) {
 		cctx->shared_served_ns = now;
 		return true;
 	}
