@@ -104,7 +104,6 @@ void policy_cpu_hotplug(s32 cpu);
 void preempt_for(struct task_struct *p, struct task_ctx *tctx);
 void policy_running(struct task_struct *p, struct task_ctx *tctx);
 void policy_stopping(struct task_ctx *tctx, u64 delta);
-void policy_wakeup(struct task_struct *p, struct task_ctx *tctx);
 
 /* Defined in classify.bpf.c; main.bpf.c calls them from its callbacks. */
 void classify_select_cpu(struct task_struct *p, struct task_ctx *tctx);
@@ -134,6 +133,9 @@ void events_running(struct task_struct *p, struct task_ctx *tctx);
 void events_proc(struct task_struct *p, u32 kind, const char *filename);
 void events_class(struct task_struct *p, struct task_ctx *tctx, u32 class, u64 now);
 void events_drop(enum gamer_ring ring);
+
+/* Defined in wakeups.bpf.c. */
+void wakeups_record(struct task_struct *p, struct task_ctx *tctx);
 
 /* Defined in topology.bpf.c. */
 /* The last-level cache of each CPU id, from userspace's topology. */

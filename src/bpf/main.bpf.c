@@ -307,7 +307,7 @@ void BPF_STRUCT_OPS(gamer_runnable, struct task_struct *p, u64 enq_flags)
 		return;
 
 	/* A fresh wakeup: the run since the last one no longer counts. */
-	policy_wakeup(p, tctx);
+	wakeups_record(p, tctx);
 	tctx->awake_vtime = 0;
 	tctx->awake_ns = 0;
 	classify_wakeup(p, tctx);

@@ -13,25 +13,23 @@
  * slice of real CPU time per wakeup on average, or the lag bound since it
  * woke, whatever its nice level) is treated as a hog and waits on the
  * shared queue like anything else, so no class is a licence to take the
- * CPUs. Kernel threads
- * that are not hogs (rcu, kswapd, unbound kworkers) wait on the critical
- * queue too, so the kernel's own work never queues behind every critical
- * task; they are not a reason to preempt.
+ * CPUs. Kernel threads that are not hogs (rcu, kswapd, unbound kworkers)
+ * wait on the critical queue too, so the kernel's own work never queues
+ * behind every critical task; they are not a reason to preempt.
  *
  * Starvation guards. On each CPU, when it has not served the shared side
  * for starve_ns while critical tasks keep coming, it takes a task of
  * AGED_DSQ or SHARED_DSQ first, so the guard's share grows with the number
- * of CPUs. And deadlines
- * alone bound a wait only in virtual time: a nice-19 task that ran one slice
- * is far ahead in virtual time, and with a hundred runnable tasks on one CPU
- * it would wait tens of seconds of real time (a soak showed khugepaged,
- * preempted inside an RCU read section, waiting long enough for the kernel
- * to report an RCU stall). So AGED_SCANS times per max_wait_ns one CPU looks
- * through both queues and moves every task that has waited over half of
- * max_wait_ns out of turn, in the order found, with a short slice: a
- * critical one onto FIRST_DSQ, which every CPU serves first, and any other
- * onto AGED_DSQ, served after the critical queue and before the shared
- * one. Not before the critical queue: on 8 CPUs under hackbench the plain
+ * of CPUs. And deadlines alone bound a wait only in virtual time: a nice-19
+ * task that ran one slice is far ahead in virtual time, and with a hundred
+ * runnable tasks on one CPU it would wait tens of seconds of real time (a
+ * soak showed khugepaged, preempted inside an RCU read section, waiting
+ * long enough for the kernel to report an RCU stall). So AGED_SCANS times
+ * per max_wait_ns one CPU looks through both queues and moves every task
+ * that has waited over half of max_wait_ns out of turn, in the order
+ * found, with a short slice: a critical one onto FIRST_DSQ, which every CPU
+ * serves first, and any other onto AGED_DSQ, served after the critical
+ * queue and before the shared one. Not before the critical queue: on 8 CPUs under hackbench the plain
  * tasks routinely wait that long, and batches of them served first
  * doubled a game's missed frames (docs/benchmarks.md); the guard's turn
  * still reaches them while critical work keeps every CPU busy. A task's
@@ -89,7 +87,6 @@
  * one with the interactive ordering above.
  */
 #include <scx/common.bpf.h>
-#include <bpf_experimental.h>
 #include "gamer.bpf.h"
 
 extern const volatile u64 slice_ns;
@@ -484,41 +481,4 @@ __hidden void policy_cpu_hotplug(s32 cpu)
 		cctx->running_deadline = 0;
 		cctx->kicked = 0;
 	}
-}
-
-/* Fold one more event, @last_ns ago, into a per-second frequency. */
-static u64 freq_update(u64 freq, u64 *last_ns, u64 now)
-{
-	u64 interval = time_since(now, *last_ns);
-	bool first = !*last_ns;
-
-	*last_ns = now;
-	if (first)
-		return freq;
-	if (!interval)
-		interval = 1;
-	/* Weight the newest a quarter, as for the runtime average. */
-	return (freq * 3 + (1000ULL * 1000 * 1000) / interval) / 4;
-}
-
-/*
- * @p woke up; awake_ns still holds what it ran since the last time. The
- * waker, when a task rather than an interrupt woke it, is credited too.
- */
-__hidden void policy_wakeup(struct task_struct *p, struct task_ctx *tctx)
-{
-	struct task_struct *waker;
-	struct task_ctx *wtctx;
-	u64 now = bpf_ktime_get_ns();
-
-	/* An average of real runtime per wakeup, weighting the newest a quarter. */
-	tctx->avg_runtime = (tctx->avg_runtime * 3 + tctx->awake_ns) / 4;
-	tctx->wake_freq = freq_update(tctx->wake_freq, &tctx->woken_ns, now);
-
-	if (bpf_in_interrupt())
-		return;
-	waker = bpf_get_current_task_btf();
-	if (waker->pid == p->pid || !(wtctx = task_ctx(waker)))
-		return;
-	wtctx->waker_freq = freq_update(wtctx->waker_freq, &wtctx->waked_ns, now);
 }

@@ -72,15 +72,11 @@ wait_detached
 kill "$game" 2>/dev/null || true
 assert_clean_kernel_log
 
-failed=0
-check() {
-	if eval "$1"; then echo "ok: $2"; else echo "FAIL: $2"; failed=1; fi
-}
 check '[ "${aged:-0}" -ge 100 ]' "the scan moved hogs out of turn (aged ${aged:-none}, at least 100)"
 check '[ "$gn" -ge 300 ] && [ "$gmed" -le "$GAME_MED_US" ]' \
 	"the game's wakeups go ahead of the aged hogs (n=$gn, median ${gmed} us <= $GAME_MED_US)"
 check '[ "$stuck_total" -eq 0 ]' "every hog ran in every window ($stuck_total hog-windows without)"
 check '[ "$hn" -ge 100 ] && [ "$hmax" -le $((MAX_WAIT_MS * 1000)) ]' \
 	"no nice-19 hog waited over --max-wait-ms (n=$hn, max ${hmax} us <= $((MAX_WAIT_MS * 1000)))"
-[ "$failed" -eq 0 ] || fail "the aged queue's order failed (above)"
+checks_passed "the aged queue's order failed (above)"
 echo "aged: ok"

@@ -13,6 +13,17 @@ fail() {
 
 note() { echo "--- $*"; }
 
+# One of several checks a test makes at its end: evaluate the condition $1,
+# print ok or FAIL with the description $2, and go on, so that one run shows
+# every check that broke. checks_passed then fails the test with $1 if any did.
+CHECKS_FAILED=0
+check() {
+	if eval "$1"; then echo "ok: $2"; else echo "FAIL: $2"; CHECKS_FAILED=1; fi
+}
+checks_passed() {
+	[ "$CHECKS_FAILED" -eq 0 ] || fail "$1"
+}
+
 sched_state() { cat "$SCHED_EXT/state"; }
 sched_ops() { cat "$SCHED_EXT/root/ops" 2>/dev/null || true; }
 

@@ -113,10 +113,6 @@ assert_clean_kernel_log
 
 note "checks"
 # Every check is evaluated, so a failure shows which mechanism broke.
-failed=0
-check() {
-	if eval "$1"; then echo "ok: $2"; else echo "FAIL: $2"; failed=1; fi
-}
 check '[ "$plain_us" -lt 9000 ]' "hogs run plain slices with no game ($plain_us us, under 9000)"
 check '[ "$game_us" -ge $((plain_us * 5 / 4)) ]' \
 	"hogs run longer slices while a game runs ($game_us us, at least 1.25 x $plain_us)"
@@ -132,5 +128,5 @@ check '[ "$sn" -ge 200 ] && [ "$smed" -le "$SHORT_MED_US" ]' \
 # that; with the class not inherited, both kinds of wakeup wait alike.
 check '[ "$cn" -ge 10 ] && [ "$cmed" -le 1000 ] && [ $((cmed * 2)) -le "$omed" ]' \
 	"the first wakeup of a chain runs as input, a timer wakeup after it as plain (n=$cn, median ${cmed} us <= 1000 and half the timer wakeups' ${omed} us)"
-[ "$failed" -eq 0 ] || fail "a policy mechanism failed (above)"
+checks_passed "a policy mechanism failed (above)"
 echo "policy: ok"
