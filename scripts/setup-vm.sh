@@ -52,10 +52,11 @@ BUILD_PKGS=(clang-19 llvm-19 libelf-dev zlib1g-dev pkg-config make)
 # a real renderer on virtio-gpu, binutils (objcopy) and xz-utils to strip a
 # module's BTF (tests/vm/nobtf.sh), strace to see the launch wrapper's
 # syscalls, and python3-prometheus-client for upstream's
-# scxstats_to_openmetrics.py (tests/vm/scx_stats_client.sh).
+# scxstats_to_openmetrics.py (tests/vm/scx_stats_client.sh), and bpftool
+# for bench/profile.sh's per-program BPF time.
 VM_PKGS=(kmod stress-ng busybox-static libcap-ng-dev libseccomp-dev python3 python3-venv
 	file util-linux procps alsa-utils rt-tests kmscube libgl1-mesa-dri binutils xz-utils strace
-	python3-prometheus-client)
+	python3-prometheus-client bpftool)
 # The host-side tests: tmux drives the full-screen --monitor view.
 HOST_PKGS=("${BUILD_PKGS[@]}" tmux)
 
