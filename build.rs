@@ -14,6 +14,7 @@ fn main() {
         .add_source("src/bpf/classify.bpf.c")
         .add_source("src/bpf/drivers.bpf.c")
         .add_source("src/bpf/policy.bpf.c")
+        .add_source("src/bpf/preempt.bpf.c")
         .add_source("src/bpf/wakeups.bpf.c")
         .add_source("src/bpf/topology.bpf.c")
         .add_source("src/bpf/events.bpf.c")

@@ -47,9 +47,6 @@ const volatile bool game_comm_set;
 #define CHAIN_CLASSES	(CLASS_BIT(GAMER_CLASS_INPUT) | CLASS_BIT(GAMER_CLASS_AUDIO) | \
 			 CLASS_BIT(GAMER_CLASS_GPU_SUBMIT))
 
-/* DRM_MODE_ATOMIC_TEST_ONLY from the DRM uapi: a check, not a commit. */
-#define DRM_ATOMIC_TEST_ONLY	0x0100
-
 /* Process-wide classes: TGID -> enum gamer_class_via. */
 struct tgid_map {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -175,6 +172,12 @@ static void mark_current_process(struct tgid_map *map, u32 via)
 		return;
 	bpf_map_update_elem(map, &tgid, &via, BPF_ANY);
 	proc_maps_changed();
+}
+
+/* The current process is the display's master: a compositor (drivers.bpf.c). */
+__hidden void classify_mark_compositor(enum gamer_class_via via)
+{
+	mark_current_process(&compositor_tgids, via);
 }
 
 /* Whether a process is in one of the per-process class maps. */
@@ -444,38 +447,6 @@ SEC("?fexit/snd_pcm_period_elapsed_under_stream_lock")
 int BPF_PROG(audio_period_exit, void *substream)
 {
 	pcm_depth_add(-1);
-	return 0;
-}
-
-/*
- * Compositor: a frame put on the display. DRM refuses both ioctls to anyone
- * but the display's master, so success is proof of the role.
- */
-SEC("?fexit/drm_mode_atomic_ioctl")
-int BPF_PROG(compositor_atomic, void *dev, void *data, void *file_priv, int ret)
-{
-	u32 flags = 0;
-
-	/* Only a refusal for being busy says something about frames. */
-	if (ret && ret != -EBUSY)
-		return 0;
-	/* struct drm_mode_atomic starts with its flags (uapi, stable). */
-	if (bpf_probe_read_kernel(&flags, sizeof(flags), data) || (flags & DRM_ATOMIC_TEST_ONLY))
-		return 0;
-	if (!ret)
-		mark_current_process(&compositor_tgids, GAMER_VIA_DRM_ATOMIC);
-	events_commit(task_ctx(bpf_get_current_task_btf()), ret);
-	return 0;
-}
-
-SEC("?fexit/drm_mode_page_flip_ioctl")
-int BPF_PROG(compositor_page_flip, void *dev, void *data, void *file_priv, int ret)
-{
-	if (ret && ret != -EBUSY)
-		return 0;
-	if (!ret)
-		mark_current_process(&compositor_tgids, GAMER_VIA_DRM_PAGE_FLIP);
-	events_commit(task_ctx(bpf_get_current_task_btf()), ret);
 	return 0;
 }
 

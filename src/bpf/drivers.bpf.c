@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Class evidence from device drivers: reads of input devices (input) and
- * GPU submits (GPU submit). classify.bpf.c turns the evidence into classes;
+ * Class evidence from device drivers: reads of input devices (input), GPU
+ * submits (GPU submit) and frames put on the display (compositor). classify.bpf.c turns the evidence into classes;
  * this file decides what counts as evidence, which for some drivers is
  * narrower than "the hooked function succeeded" (docs/classification.md).
  *
@@ -10,6 +10,9 @@
  */
 #include <scx/common.bpf.h>
 #include "gamer.bpf.h"
+
+/* DRM_MODE_ATOMIC_TEST_ONLY from the DRM uapi: a check, not a commit. */
+#define DRM_ATOMIC_TEST_ONLY	0x0100
 
 /*
  * Input: a read of an input device that returned events. evdev is what
@@ -152,5 +155,37 @@ int BPF_PROG(gpu_nvidia_unlocked_ioctl, void *file, unsigned int cmd, unsigned l
 {
 	if (!ret && classify_current_in_game())
 		gpu_submitted(GAMER_GPU_NVIDIA, GAMER_SUBMIT_DRIVER_IOCTL);
+	return 0;
+}
+
+/*
+ * Compositor: a frame put on the display. DRM refuses both ioctls to anyone
+ * but the display's master, so success is proof of the role.
+ */
+SEC("?fexit/drm_mode_atomic_ioctl")
+int BPF_PROG(compositor_atomic, void *dev, void *data, void *file_priv, int ret)
+{
+	u32 flags = 0;
+
+	/* Only a refusal for being busy says something about frames. */
+	if (ret && ret != -EBUSY)
+		return 0;
+	/* struct drm_mode_atomic starts with its flags (uapi, stable). */
+	if (bpf_probe_read_kernel(&flags, sizeof(flags), data) || (flags & DRM_ATOMIC_TEST_ONLY))
+		return 0;
+	if (!ret)
+		classify_mark_compositor(GAMER_VIA_DRM_ATOMIC);
+	events_commit(task_ctx(bpf_get_current_task_btf()), ret);
+	return 0;
+}
+
+SEC("?fexit/drm_mode_page_flip_ioctl")
+int BPF_PROG(compositor_page_flip, void *dev, void *data, void *file_priv, int ret)
+{
+	if (ret && ret != -EBUSY)
+		return 0;
+	if (!ret)
+		classify_mark_compositor(GAMER_VIA_DRM_PAGE_FLIP);
+	events_commit(task_ctx(bpf_get_current_task_btf()), ret);
 	return 0;
 }

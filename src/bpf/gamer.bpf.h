@@ -86,6 +86,30 @@ struct task_ctx {
 	bool kthread;
 };
 
+/* What runs on each CPU, for choosing whom to preempt (preempt.bpf.c), and its guard. */
+struct cpu_ctx {
+	/* Deadline of the running task; 0 when the CPU runs nothing of ours. */
+	u64 running_deadline;
+	/* When this CPU last served the shared queue, or last saw it empty. */
+	u64 shared_served_ns;
+	/* Whether that task is critical or a kernel thread: never preempted. */
+	bool running_critical, running_kthread;
+	/* Whether it is a background hog, which a game thread may preempt. */
+	bool running_background;
+	/*
+	 * A waker kicked this CPU and it has not dispatched since. Cleared on
+	 * dispatch, not only on a switch: a kicked CPU that finds the waker
+	 * taken by another keeps its task without a switch, and would stay
+	 * out of every later waker's choice until that task's slice ended.
+	 */
+	u32 kicked;
+};
+
+/* The classes that make a thread critical (policy.bpf.c). */
+#define CRITICAL_CLASSES	(CLASS_BIT(GAMER_CLASS_INPUT) | CLASS_BIT(GAMER_CLASS_AUDIO) | \
+				 CLASS_BIT(GAMER_CLASS_COMPOSITOR) | \
+				 CLASS_BIT(GAMER_CLASS_GPU_SUBMIT) | CLASS_BIT(GAMER_CLASS_GAME))
+
 /* Defined in main.bpf.c. */
 struct task_ctx *task_ctx(const struct task_struct *p);
 void stat_inc(enum gamer_stat idx);
@@ -93,6 +117,8 @@ bool can_run_on(const struct task_struct *p, s32 cpu);
 
 /* Defined in policy.bpf.c; main.bpf.c calls them from its callbacks. */
 extern u64 last_input_ns;
+/* --no-policy: one queue, no preemption, no tiers. */
+extern const volatile bool policy_off;
 bool task_is_critical(const struct task_ctx *tctx);
 bool task_is_background(const struct task_ctx *tctx);
 bool policy_game_active(void);
@@ -101,7 +127,6 @@ u64 task_dsq(const struct task_ctx *tctx);
 u64 task_slice(const struct task_ctx *tctx);
 bool dispatch_queued(s32 cpu);
 void policy_cpu_hotplug(s32 cpu);
-void preempt_for(struct task_struct *p, struct task_ctx *tctx);
 void policy_running(struct task_struct *p, struct task_ctx *tctx);
 void policy_stopping(struct task_ctx *tctx, u64 delta);
 
@@ -118,6 +143,7 @@ bool classify_is_game(u32 tgid);
 void classify_count(u32 mask, bool boost);
 /* For the driver hooks of drivers.bpf.c. */
 void classify_mark_current(enum gamer_class class, enum gamer_class_via via);
+void classify_mark_compositor(enum gamer_class_via via);
 bool classify_current_in_game(void);
 /* For the exec hook of procs.bpf.c. */
 void classify_exec(struct task_struct *p);
@@ -134,6 +160,9 @@ void events_proc(struct task_struct *p, u32 kind, const char *filename);
 void events_class(struct task_struct *p, struct task_ctx *tctx, u32 class, u64 now);
 void events_drop(enum gamer_ring ring);
 
+/* Defined in preempt.bpf.c. */
+struct cpu_ctx *cpu_ctx_of(s32 cpu);
+void preempt_for(struct task_struct *p, struct task_ctx *tctx);
 /* Defined in wakeups.bpf.c. */
 void wakeups_record(struct task_struct *p, struct task_ctx *tctx);
 

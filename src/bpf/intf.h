@@ -388,7 +388,10 @@ enum gamer_stat {
 	GSTAT_CPU_RELEASE,
 	/* A critical task that cpu_release sent back went first in line. */
 	GSTAT_DISPLACED,
-	/* A critical task woke with no idle CPU; a later deadline was kicked. */
+	/*
+	 * A critical task (or a demoted game thread, against a background hog)
+	 * woke with no idle CPU: a CPU was kicked.
+	 */
 	GSTAT_PREEMPT_KICK,
 	/* The shared queue had waited too long: served ahead of critical tasks. */
 	GSTAT_STARVE_GUARD,

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * The gaming policy: which queue a task waits on, its virtual deadline there,
- * its time slice, and when a waking task may take a CPU from a running one.
+ * and its time slice; and what runs on each CPU, which preempt.bpf.c reads.
  *
  * Two queues. Critical tasks hold a class (input, audio, compositor, GPU
  * submit, game) and do not burn whole slices; they wait on CRITICAL_DSQ,
@@ -65,20 +65,20 @@
  * audio and compositor threads get half a slice: they run briefly, and one
  * that runs long should hand the CPU back to the frame chain sooner.
  *
- * Preemption. sched_ext has no high-resolution tick: a task that gets a CPU
- * keeps it until its slice ends at a tick. So when a classed critical task
- * is queued and no CPU is idle, it looks at a few CPUs (its previous one and
- * PREEMPT_SAMPLE - 1 from a random start, so the cost does not grow with the
- * machine) and kicks the one running the non-critical task with the latest
- * deadline, if no other waker has kicked that CPU since it last dispatched
- * tasks and that task is no kernel thread (it may hold a lock the waker
- * needs). The critical task then gets a CPU now rather than at the next
- * tick. Deadlines choose the victim but are no condition for the kick: the
- * critical queue goes first whatever they are, so a victim's earlier
- * deadline would only make the waker wait for that victim's slice to end.
- * And the frame chain, using more CPU than any one task of a crowd, is
- * ahead of all of them in virtual time: with that condition a game under
- * hackbench missed frames waiting behind the crowd (docs/benchmarks.md).
+ * Preemption (preempt.bpf.c). sched_ext has no high-resolution tick: a
+ * task that gets a CPU keeps it until its slice ends at a tick. So when a
+ * classed critical task is queued and no CPU is idle, it kicks a CPU
+ * running a non-critical task that is no kernel thread (it may hold a lock
+ * the waker needs) and that no other waker has kicked since it last
+ * dispatched: the CPU the wakeup happens on if it qualifies (no IPI), else
+ * the latest deadline among its previous CPU and PREEMPT_SAMPLE - 1 others,
+ * so the cost does not grow with the machine. The critical task then gets
+ * a CPU now rather than at the next tick. Deadlines are no condition for
+ * the kick: the critical queue goes first whatever they are, and the frame
+ * chain, using more CPU than any one task of a crowd, is ahead of all of
+ * them in virtual time; with that condition a game under hackbench missed
+ * frames waiting behind the crowd (docs/benchmarks.md). A game thread
+ * demoted for burning slices may kick only a CPU running a background hog.
  * Plain short tasks are never a reason to kick: it was measured to cost
  * frames and hog throughput alike (docs/benchmarks.md).
  *
@@ -112,38 +112,9 @@ static u64 vtime_shared;
 /* When a CPU last looked through the queues for tasks waiting too long. */
 static u64 aged_scan_ns;
 
-/* What runs on each CPU, for choosing whom to preempt, and its guard. */
-struct cpu_ctx {
-	/* Deadline of the running task; 0 when the CPU runs nothing of ours. */
-	u64 running_deadline;
-	/* When this CPU last served the shared queue, or last saw it empty. */
-	u64 shared_served_ns;
-	/* Whether that task is critical or a kernel thread: never preempted. */
-	bool running_critical, running_kthread;
-	/*
-	 * A waker kicked this CPU and it has not dispatched since. Cleared on
-	 * dispatch, not only on a switch: a kicked CPU that finds the waker
-	 * taken by another keeps its task without a switch, and would stay
-	 * out of every later waker's choice until that task's slice ended.
-	 */
-	u32 kicked;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, u32);
-	__type(value, struct cpu_ctx);
-} cpu_ctxs SEC(".maps");
-
-#define CRITICAL_CLASSES	(CLASS_BIT(GAMER_CLASS_INPUT) | CLASS_BIT(GAMER_CLASS_AUDIO) | \
-				 CLASS_BIT(GAMER_CLASS_COMPOSITOR) | \
-				 CLASS_BIT(GAMER_CLASS_GPU_SUBMIT) | CLASS_BIT(GAMER_CLASS_GAME))
 #define BRIEF_CLASSES		(CLASS_BIT(GAMER_CLASS_INPUT) | CLASS_BIT(GAMER_CLASS_AUDIO) | \
 				 CLASS_BIT(GAMER_CLASS_COMPOSITOR))
 
-/* How many CPUs a critical wakeup looks at for a preemption victim. */
-#define PREEMPT_SAMPLE		4
 /* How many times per max_wait_ns the queues are looked through. */
 #define AGED_SCANS		8
 
@@ -317,13 +288,6 @@ __hidden u64 task_slice(const struct task_ctx *tctx)
 	return slice_ns;
 }
 
-static struct cpu_ctx *this_cpu_ctx(void)
-{
-	u32 zero = 0;
-
-	return bpf_map_lookup_elem(&cpu_ctxs, &zero);
-}
-
 /*
  * Move every task of @dsq that has waited over half of max_wait_ns to @to,
  * with a short slice so that the batch drains quickly.
@@ -352,7 +316,7 @@ static void collect_aged(u64 dsq, u64 to, u64 now)
  */
 __hidden bool dispatch_queued(s32 cpu)
 {
-	struct cpu_ctx *cctx = this_cpu_ctx();
+	struct cpu_ctx *cctx = cpu_ctx_of(-1);
 	u64 now = bpf_ktime_get_ns(), last = aged_scan_ns;
 
 	/* Whatever a kick asked of this CPU, it is answered here. */
@@ -392,48 +356,6 @@ __hidden bool dispatch_queued(s32 cpu)
 	return false;
 }
 
-/*
- * @p, critical and holding a class, was queued with @tctx->deadline and no
- * CPU was idle: kick, among a few CPUs it may run on, the one running the
- * latest-deadline non-critical user task, whatever @p's own deadline,
- * unless another waker has kicked it already.
- */
-__hidden void preempt_for(struct task_struct *p, struct task_ctx *tctx)
-{
-	struct cpu_ctx *cctx, *vctx = NULL;
-	u64 worst = 0;
-	u32 nr = scx_bpf_nr_cpu_ids(), start, i, zero = 0;
-	s32 victim = -1;
-
-	if (!task_is_critical(tctx) || !(tctx->class_mask & CRITICAL_CLASSES) || !nr)
-		return;
-
-	start = bpf_get_prandom_u32() % nr;
-	bpf_for(i, 0, PREEMPT_SAMPLE) {
-		u32 cpu = i ? (start + i) % nr : (u32)scx_bpf_task_cpu(p);
-
-		if (i && i >= nr)
-			break;
-		if (cpu >= nr || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
-			continue;
-		cctx = bpf_map_lookup_percpu_elem(&cpu_ctxs, &zero, cpu);
-		if (!cctx || !cctx->running_deadline || cctx->running_critical ||
-		    cctx->running_kthread || cctx->kicked)
-			continue;
-		if (!vctx || time_after(cctx->running_deadline, worst)) {
-			worst = cctx->running_deadline;
-			victim = cpu;
-			vctx = cctx;
-		}
-	}
-
-	/* Claimed first, so that two wakers do not both kick the same CPU. */
-	if (vctx && !__sync_val_compare_and_swap(&vctx->kicked, 0, 1)) {
-		scx_bpf_kick_cpu(victim, SCX_KICK_PREEMPT);
-		stat_inc(GSTAT_PREEMPT_KICK);
-	}
-}
-
 /* @p starts running on this CPU. */
 __hidden void policy_running(struct task_struct *p, struct task_ctx *tctx)
 {
@@ -443,7 +365,7 @@ __hidden void policy_running(struct task_struct *p, struct task_ctx *tctx)
 	if (tctx->class_mask & CLASS_BIT(GAMER_CLASS_GAME))
 		last_game_ns = now;
 
-	cctx = this_cpu_ctx();
+	cctx = cpu_ctx_of(-1);
 	if (!cctx)
 		return;
 	cctx->kicked = 0;
@@ -455,6 +377,7 @@ __hidden void policy_running(struct task_struct *p, struct task_ctx *tctx)
 	cctx->running_deadline = deadline_of(tctx, now) + 1;
 	cctx->running_critical = task_is_critical(tctx);
 	cctx->running_kthread = tctx->kthread;
+	cctx->running_background = task_is_background(tctx);
 	if (!cctx->running_critical && time_before(vtime_shared, tctx->vruntime))
 		vtime_shared = tctx->vruntime;
 }
@@ -462,7 +385,7 @@ __hidden void policy_running(struct task_struct *p, struct task_ctx *tctx)
 /* The task of @tctx stops running on this CPU, having gained @delta of vruntime. */
 __hidden void policy_stopping(struct task_ctx *tctx, u64 delta)
 {
-	struct cpu_ctx *cctx = this_cpu_ctx();
+	struct cpu_ctx *cctx = cpu_ctx_of(-1);
 
 	if (cctx && cctx->running_deadline && cctx->running_critical)
 		tctx->crit_vtime += delta;
@@ -473,10 +396,8 @@ __hidden void policy_stopping(struct task_ctx *tctx, u64 delta)
 /* @cpu went offline or came online: it runs nothing of ours either way. */
 __hidden void policy_cpu_hotplug(s32 cpu)
 {
-	struct cpu_ctx *cctx;
-	u32 zero = 0;
+	struct cpu_ctx *cctx = cpu_ctx_of(cpu);
 
-	cctx = bpf_map_lookup_percpu_elem(&cpu_ctxs, &zero, cpu);
 	if (cctx) {
 		cctx->running_deadline = 0;
 		cctx->kicked = 0;

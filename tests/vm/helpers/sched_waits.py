@@ -11,11 +11,12 @@ stamp, so a task that never ran is not missed.
 A task first seen being switched in was waiting when the trace began: that
 wait counts from the first stamp of the trace.
 
-usage: sched_waits.py TRACE COMM [--waker COMM] [--per-task]
+usage: sched_waits.py TRACE COMM [--waker COMM] [--wakeups] [--per-task]
   prints count, median, p99 and max of the waits of tasks named COMM, in
   microseconds; with --waker, that line for the wakeups made by a task
-  named that, then one for every other wait; --per-task prints, per pid,
-  its waits' count and max instead.
+  named that, then one for every other wait; --wakeups, that line for the
+  waits that began with a wakeup only (not a switch-out while runnable);
+  --per-task prints, per pid, its waits' count and max instead.
 """
 import re
 import sys
@@ -72,7 +73,8 @@ def waits(path, comm, waker=None):
 def main():
     args = sys.argv[1:]
     per_task = "--per-task" in args
-    args = [a for a in args if a != "--per-task"]
+    wakeups = "--wakeups" in args
+    args = [a for a in args if a not in ("--per-task", "--wakeups")]
     waker = None
     if "--waker" in args:
         i = args.index("--waker")
@@ -88,7 +90,9 @@ def main():
         for pid, (n, mx) in sorted(per.items()):
             print(f"{pid} {n} {mx:.0f}")
         return
-    if waker is None:
+    if wakeups:
+        summary([us for _, us, k in ws if k == "wake"])
+    elif waker is None:
         summary([us for _, us, _ in ws])
     else:
         summary([us for _, us, k in ws if k == "wake"])
