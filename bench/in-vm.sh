@@ -215,10 +215,19 @@ record_failure() {
 # crates print "EXIT: <reason>" after a dump of counters) when there is one,
 # else the last line that says anything.
 log_reason() {
-	local why
+	local why i
+	# An ejected scheduler prints the kernel's reason as it exits, after
+	# the ejection itself: give it that long, or the last line read is
+	# whatever it logged before.
+	for i in $(seq 1 20); do
+		grep -q 'EXIT: ' "$VM_OUT/$1.log" 2>/dev/null && break
+		[ -n "${SCHED_PID:-}" ] && kill -0 "$SCHED_PID" 2>/dev/null || break
+		sleep 0.5
+	done
 	why=$(grep -E 'EXIT: ' "$VM_OUT/$1.log" 2>/dev/null | tail -n 1)
 	[ -n "$why" ] || why=$(grep -v '^[[:space:]]*$' "$VM_OUT/$1.log" 2>/dev/null | tail -n 1)
-	printf '%s\n' "$why" | cut -c 1-200
+	# Without the colour codes some peers log with.
+	printf '%s\n' "$why" | sed 's/\x1b\[[0-9;]*m//g' | cut -c 1-200
 }
 
 # Attach scheduler $1 (eevdf: none) and wait until sched_ext is enabled
