@@ -38,21 +38,7 @@ wait_comm agame
 sleep 1
 
 sched_trace_start "a*"
-declare -A prev
-for p in "${hogs[@]}"; do read -r prev[$p] _ <"/proc/$p/schedstat"; done
-stuck_total=0
-for w in $(seq 1 "$WINDOWS"); do
-	sleep "$WINDOW_S"
-	assert_attached "window $w"
-	stuck=0
-	for p in "${hogs[@]}"; do
-		read -r now _ <"/proc/$p/schedstat" || fail "hog $p exited"
-		[ "$now" -gt "${prev[$p]}" ] || stuck=$((stuck + 1))
-		prev[$p]=$now
-	done
-	echo "window $w: $stuck of ${#hogs[@]} hogs did not run"
-	stuck_total=$((stuck_total + stuck))
-done
+count_stalled "$WINDOWS" "$WINDOW_S" "${hogs[@]}"
 sched_trace_pause
 kill "${hogs[@]}" 2>/dev/null || true
 wait "${hogs[@]}" 2>/dev/null || true
@@ -75,7 +61,7 @@ assert_clean_kernel_log
 check '[ "${aged:-0}" -ge 100 ]' "the scan moved hogs out of turn (aged ${aged:-none}, at least 100)"
 check '[ "$gn" -ge 300 ] && [ "$gmed" -le "$GAME_MED_US" ]' \
 	"the game's wakeups go ahead of the aged hogs (n=$gn, median ${gmed} us <= $GAME_MED_US)"
-check '[ "$stuck_total" -eq 0 ]' "every hog ran in every window ($stuck_total hog-windows without)"
+check '[ "$STALLED" -eq 0 ]' "every hog ran in every window ($STALLED hog-windows without)"
 check '[ "$hn" -ge 100 ] && [ "$hmax" -le $((MAX_WAIT_MS * 1000)) ]' \
 	"no nice-19 hog waited over --max-wait-ms (n=$hn, max ${hmax} us <= $((MAX_WAIT_MS * 1000)))"
 checks_passed "the aged queue's order failed (above)"

@@ -209,6 +209,31 @@ detect_setup() {
 	done
 }
 
+# Watch the tasks with the pids given for $1 windows of $2 seconds each,
+# the scheduler attached throughout: a task whose CPU time
+# (/proc/PID/schedstat's first field) did not grow in a window did not run
+# in it. Prints a line per window; STALLED is the count of task-windows
+# without a run.
+count_stalled() {
+	local windows=$1 secs=$2 w p now n
+	shift 2
+	local -A before
+	for p in "$@"; do read -r before[$p] _ <"/proc/$p/schedstat"; done
+	STALLED=0
+	for w in $(seq 1 "$windows"); do
+		sleep "$secs"
+		assert_attached "window $w"
+		n=0
+		for p in "$@"; do
+			read -r now _ <"/proc/$p/schedstat" || fail "task $p exited"
+			[ "$now" -gt "${before[$p]}" ] || n=$((n + 1))
+			before[$p]=$now
+		done
+		echo "window $w: $n of $# tasks did not run"
+		STALLED=$((STALLED + n))
+	done
+}
+
 # sched_switch and sched_waking of the tasks whose name matches GLOB, into
 # the trace buffer from now on (tracefs mounted if it is not).
 sched_trace_start() {
