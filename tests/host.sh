@@ -6,6 +6,7 @@
 # rest (tests/vm/refusals.sh for refusals that need sched_ext).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
+CACHE=${SCX_GAMER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/scx_gamer}
 bin=${SCX_GAMER:-$src/target/release/scx_gamer}
 passed=0 failed=0
 
@@ -169,6 +170,37 @@ game_shell_survives_a_slow_writer() {
 	return "$rc"
 }
 check "the VM tests' game shell outlives a writer that holds its fifo" game_shell_survives_a_slow_writer
+# vm-run.sh boots once more when QEMU itself fails before the guest script
+# starts, and never once the command has started: a stand-in vng that
+# prints a QEMU assertion and exits, with the real kernel from the cache.
+vm_run_retries_only_a_crash_before_start() {
+	local fake rc=0
+	fake=$(mktemp -d)
+	(
+		mkdir -p "$fake/venv/bin" "$fake/a" "$fake/b"
+		ln -s "$CACHE/kernel" "$fake/kernel"
+		cat >"$fake/venv/bin/vng" <<'VNG'
+#!/bin/bash
+last=${!#}; out=$(dirname "${last#bash }")
+echo x >>"$out/calls"
+[ "${FAKE_STARTED:-0}" = 1 ] && : >"$out/started"
+echo "qemu-system-x86_64: hw/pci/msix.c:228: msix_table_mmio_write: Assertion failed."
+exit 134
+VNG
+		chmod +x "$fake/venv/bin/vng"
+		if SCX_GAMER_CACHE=$fake "$src/scripts/vm-run.sh" --out "$fake/a" -- true 2>/dev/null; then exit 1; fi
+		[ "$(wc -l <"$fake/a/calls")" -eq 2 ] || exit 1
+		[ -f "$fake/a/console.1.log" ] || exit 1
+		if FAKE_STARTED=1 SCX_GAMER_CACHE=$fake "$src/scripts/vm-run.sh" --out "$fake/b" -- true 2>/dev/null; then exit 1; fi
+		[ "$(wc -l <"$fake/b/calls")" -eq 1 ] || exit 1
+	) || rc=$?
+	rm -rf "$fake"
+	return "$rc"
+}
+if [ -d "$CACHE/kernel" ]; then
+	check "vm-run.sh boots again after a QEMU crash before the guest starts, not after" \
+		vm_run_retries_only_a_crash_before_start
+fi
 if [ -d /sys/kernel/sched_ext ]; then
 	echo "note: this kernel has sched_ext; its refusal path is covered by the unit tests only"
 else
