@@ -200,6 +200,8 @@ VNG
 if [ -d "$CACHE/kernel" ]; then
 	check "vm-run.sh boots again after a QEMU crash before the guest starts, not after" \
 		vm_run_retries_only_a_crash_before_start
+else
+	echo "note: no VM kernel in $CACHE (scripts/setup-vm.sh); vm-run.sh's retry not checked"
 fi
 if [ -d /sys/kernel/sched_ext ]; then
 	echo "note: this kernel has sched_ext; its refusal path is covered by the unit tests only"

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Class evidence from device drivers: reads of input devices (input), GPU
- * submits (GPU submit) and frames put on the display (compositor). classify.bpf.c turns the evidence into classes;
- * this file decides what counts as evidence, which for some drivers is
- * narrower than "the hooked function succeeded" (docs/classification.md).
+ * submits (GPU submit) and frames put on the display (compositor).
+ * classify.bpf.c turns the evidence into classes; this file decides what
+ * counts as evidence, which for some drivers is narrower than "the hooked
+ * function succeeded" (docs/classification.md).
  *
  * Every hook here is optional: userspace enables each one only when its
  * kernel function exists, so a missing driver disables that hook alone.

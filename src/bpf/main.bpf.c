@@ -56,8 +56,9 @@
  * policy.bpf.c turns classes and behaviour into deadline tiers and slices,
  * puts critical tasks on a second queue that CPUs serve first (with a guard
  * so the shared queue is never starved); preempt.bpf.c decides when a
- * waking critical task may preempt a running one. With the policy off (--no-policy) there is
- * one queue and the deadline is the plain one described above.
+ * waking critical task may preempt a running one. With the policy off
+ * (--no-policy) there is one queue and the deadline is the plain one
+ * described above.
  *
  * Layout
  * ------

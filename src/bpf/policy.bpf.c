@@ -29,8 +29,9 @@
  * that has waited over half of max_wait_ns out of turn, in the order
  * found, with a short slice: a critical one onto FIRST_DSQ, which every CPU
  * serves first, and any other onto AGED_DSQ, served after the critical
- * queue and before the shared one. Not before the critical queue: on 8 CPUs under hackbench the plain
- * tasks routinely wait that long, and batches of them served first
+ * queue and before the shared one. Not before the critical queue: on 8
+ * CPUs under hackbench the plain tasks routinely wait that long, and
+ * batches of them served first
  * doubled a game's missed frames (docs/benchmarks.md); the guard's turn
  * still reaches them while critical work keeps every CPU busy. A task's
  * wait counts from its wakeup or from when it last ran; a requeue that is
@@ -167,10 +168,15 @@ __hidden bool policy_game_active(void)
 }
 
 /* A hog without a class while a game runs: demoted, with longer slices. */
-__hidden bool task_is_background(const struct task_ctx *tctx)
+static bool is_background(const struct task_ctx *tctx, u64 now)
 {
 	return !policy_off && !(tctx->class_mask & CRITICAL_CLASSES) && task_is_hog(tctx) &&
-	       game_active(bpf_ktime_get_ns());
+	       game_active(now);
+}
+
+__hidden bool task_is_background(const struct task_ctx *tctx)
+{
+	return is_background(tctx, bpf_ktime_get_ns());
 }
 
 static u32 lat_cri(const struct task_ctx *tctx)
@@ -377,7 +383,7 @@ __hidden void policy_running(struct task_struct *p, struct task_ctx *tctx)
 	cctx->running_deadline = deadline_of(tctx, now) + 1;
 	cctx->running_critical = task_is_critical(tctx);
 	cctx->running_kthread = tctx->kthread;
-	cctx->running_background = task_is_background(tctx);
+	cctx->running_background = is_background(tctx, now);
 	if (!cctx->running_critical && time_before(vtime_shared, tctx->vruntime))
 		vtime_shared = tctx->vruntime;
 }

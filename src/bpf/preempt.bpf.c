@@ -3,8 +3,9 @@
  * Preemption: which CPU a waking task may take from the task running there.
  * policy.bpf.c records in each CPU's cpu_ctx what runs on it (its deadline,
  * whether it is critical, a kernel thread or a background hog) and whether
- * a waker has kicked it since it last dispatched; a critical wakeup that
- * finds no idle CPU reads those records here and kicks one. Kept apart
+ * a waker has kicked it since it last dispatched; a critical (or demoted
+ * game) thread queued with no idle CPU reads those records here and kicks
+ * one. Kept apart
  * because it is the one decision that reads other CPUs' state.
  */
 #include <scx/common.bpf.h>
@@ -47,8 +48,8 @@ static struct cpu_ctx *victim_ctx(const struct task_struct *p, u32 cpu, u32 nr, 
 }
 
 /*
- * @p, critical and holding a class, was queued with @tctx->deadline and no
- * CPU was idle: kick a CPU it may run on that runs a non-critical user
+ * @p, critical and holding a class (or a demoted game thread, below), was
+ * queued with @tctx->deadline and no CPU was idle: kick a CPU it may run on that runs a non-critical user
  * task, whatever @p's own deadline, unless another waker has kicked it
  * already: the CPU this runs on if it qualifies, else the latest deadline
  * of a few CPUs sampled.
